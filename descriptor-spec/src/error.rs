@@ -1,0 +1,117 @@
+use crate::container::FileKind;
+
+/// Result of decoding or validating descriptor data.
+pub type Result<T, E = DescriptorError> = std::result::Result<T, E>;
+
+/// Everything that can be wrong with a descriptor file. Each variant names what it found, so that a user can tell a
+/// truncated download from a version mismatch from a converter bug.
+#[derive(Debug, thiserror::Error)]
+pub enum DescriptorError {
+    /// The file does not start with the wdnn magic of the expected kind.
+    #[error("{what}: not a wdnn {expected} file (magic {found:?})")]
+    BadMagic {
+        /// The file, as the caller named it.
+        what: String,
+        /// The kind of file that was expected.
+        expected: FileKind,
+        /// The first eight bytes found, lossily as text.
+        found: String,
+    },
+    /// The file's major version is not one this reader implements.
+    #[error(
+        "{what}: format version {found_major}.{found_minor} is not supported by this runner (it reads version \
+         {supported_major}.x); convert the model again with a matching converter, or update the runner"
+    )]
+    UnsupportedVersion {
+        /// The file, as the caller named it.
+        what: String,
+        /// Major version in the file.
+        found_major: u16,
+        /// Minor version in the file.
+        found_minor: u16,
+        /// Major version this reader implements.
+        supported_major: u16,
+    },
+    /// The file is shorter (or longer) than its header says.
+    #[error("{what}: truncated or padded file: expected {expected} bytes, found {found}")]
+    Truncated {
+        /// The file, as the caller named it.
+        what: String,
+        /// Length the header implies.
+        expected: u64,
+        /// Actual length.
+        found: u64,
+    },
+    /// A checksum did not match: the bytes were corrupted in storage or transit.
+    #[error("{what}: checksum mismatch in {part} (expected sha256 {expected}, found {found}): the file is corrupted")]
+    ChecksumMismatch {
+        /// The file, as the caller named it.
+        what: String,
+        /// Which part of the file (head, chunk N, the whole file).
+        part: String,
+        /// Expected hex sha256.
+        expected: String,
+        /// Computed hex sha256.
+        found: String,
+    },
+    /// A kernel uses an op this reader does not know (a newer minor version, or a bad file).
+    #[error("{what}: kernel `{kernel}` uses unknown op `{op}`; this runner implements format {major}.{minor}")]
+    UnknownOp {
+        /// The file, as the caller named it.
+        what: String,
+        /// Name of the kernel (usually the ONNX node name).
+        kernel: String,
+        /// The op name found.
+        op: String,
+        /// Major version this reader implements.
+        major: u16,
+        /// Minor version this reader implements.
+        minor: u16,
+    },
+    /// A weight uses an encoding this reader does not know.
+    #[error("{what}: weight `{weight}` uses unknown encoding `{encoding}`")]
+    UnknownEncoding {
+        /// The file, as the caller named it.
+        what: String,
+        /// Name of the weight tensor.
+        weight: String,
+        /// The encoding name found.
+        encoding: String,
+    },
+    /// The MessagePack head does not match the schema.
+    #[error("{what}: malformed {part}: {detail}")]
+    Malformed {
+        /// The file, as the caller named it.
+        what: String,
+        /// Which structure failed to decode.
+        part: String,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// Decoded data is inconsistent (an id out of range, sizes that do not add up).
+    #[error("{what}: invalid descriptor: {detail}")]
+    Invalid {
+        /// The file, as the caller named it.
+        what: String,
+        /// What is inconsistent.
+        detail: String,
+    },
+    /// A zstd chunk failed to decompress.
+    #[error("{what}: weight chunk {chunk} does not decompress: {detail}")]
+    Decompress {
+        /// The file, as the caller named it.
+        what: String,
+        /// Chunk index.
+        chunk: usize,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// Encoding failed (writer side only).
+    #[error("encoding {part}: {detail}")]
+    Encode {
+        /// What was being encoded.
+        part: String,
+        /// The encoder's message.
+        detail: String,
+    },
+}

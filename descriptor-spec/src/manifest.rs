@@ -1,0 +1,169 @@
+//! The bundle manifest (SPEC §3): what the model is, where it came from, its signature, and the backend
+//! descriptors the bundle holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::{self, FileKind};
+use crate::{DType, DescriptorError, Result, sha256_hex};
+
+/// File name of the manifest inside a bundle directory.
+pub const MANIFEST_FILE: &str = "manifest.wdnn";
+
+/// The bundle manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The model's name.
+    pub model_name: String,
+    /// Hex SHA-256 of the source ONNX file.
+    pub source_sha256: String,
+    /// Name and version of the converter that wrote the bundle.
+    pub converter: String,
+    /// Model inputs, in order.
+    pub inputs: Vec<TensorSignature>,
+    /// Model outputs, in order.
+    pub outputs: Vec<TensorSignature>,
+    /// One entry per backend, in the converter's order of preference.
+    pub backends: Vec<BackendEntry>,
+    /// How to turn an image into the first input, for image models.
+    #[serde(default)]
+    pub preprocessing: Option<Preprocessing>,
+}
+
+/// Name, dtype and static shape of a model input or output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSignature {
+    /// The ONNX name.
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Static shape.
+    pub shape: Vec<u64>,
+}
+
+/// A backend's pair of files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendEntry {
+    /// Backend name (`fallback`, `wasm`, `webgpu`).
+    pub backend: String,
+    /// The graph descriptor.
+    pub graph: FileRef,
+    /// The weights file; backends with identical weights may share one.
+    pub weights: FileRef,
+}
+
+/// A file of the bundle, with what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// File name, relative to the bundle directory.
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the whole file.
+    pub sha256: String,
+}
+
+impl FileRef {
+    /// Describes `bytes` stored as `file`.
+    pub fn describe(file: &str, bytes: &[u8]) -> FileRef {
+        FileRef { file: file.to_string(), size: bytes.len() as u64, sha256: sha256_hex(bytes) }
+    }
+
+    /// Checks that `bytes` are this file: size first (a truncated download), then the hash (corruption).
+    pub fn verify(&self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 != self.size {
+            return Err(DescriptorError::Truncated {
+                what: self.file.clone(),
+                expected: self.size,
+                found: bytes.len() as u64,
+            });
+        }
+        let found = sha256_hex(bytes);
+        if found != self.sha256 {
+            return Err(DescriptorError::ChecksumMismatch {
+                what: self.file.clone(),
+                part: "the whole file".to_string(),
+                expected: self.sha256.clone(),
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Image preprocessing for the first input (NCHW, 3 channels, RGB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// Resize so the shorter side has this length (bilinear), before the center crop.
+    pub resize_short_side: u32,
+    /// Center crop to `[height, width]`.
+    pub crop: [u32; 2],
+    /// Multiply 0..255 values by this first (1/255 gives 0..1).
+    pub scale: f32,
+    /// Then subtract this per channel.
+    pub mean: [f32; 3],
+    /// Then divide by this per channel.
+    pub std: [f32; 3],
+}
+
+impl Preprocessing {
+    /// The ImageNet preprocessing of torchvision classifiers.
+    pub fn imagenet() -> Preprocessing {
+        Preprocessing {
+            resize_short_side: 256,
+            crop: [224, 224],
+            scale: 1.0 / 255.0,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        }
+    }
+}
+
+impl Manifest {
+    /// Encodes the manifest as a MANI container.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        container::write(FileKind::Manifest, self, &[])
+    }
+
+    /// Decodes a MANI container. `what` names the file in errors.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Manifest> {
+        let (manifest, body): (Manifest, _) = container::read(FileKind::Manifest, bytes, what)?;
+        if !body.is_empty() {
+            let expected = (bytes.len() - body.len()) as u64;
+            return Err(container::truncated(what, expected, bytes.len()));
+        }
+        Ok(manifest)
+    }
+
+    /// The entry of `backend`, if the bundle has one.
+    pub fn backend(&self, backend: &str) -> Option<&BackendEntry> {
+        self.backends.iter().find(|b| b.backend == backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_file_checks() {
+        let m = Manifest {
+            model_name: "m".into(),
+            source_sha256: sha256_hex(b"onnx"),
+            converter: "test".into(),
+            inputs: vec![TensorSignature { name: "x".into(), dtype: DType::F32, shape: vec![1, 3] }],
+            outputs: vec![],
+            backends: vec![BackendEntry {
+                backend: "fallback".into(),
+                graph: FileRef::describe("g", b"abc"),
+                weights: FileRef::describe("w", b"def"),
+            }],
+            preprocessing: Some(Preprocessing::imagenet()),
+        };
+        let bytes = m.to_bytes().unwrap();
+        assert_eq!(Manifest::from_bytes(&bytes, "t").unwrap(), m);
+        let entry = m.backend("fallback").unwrap();
+        assert!(entry.graph.verify(b"abc").is_ok());
+        assert!(matches!(entry.graph.verify(b"ab"), Err(DescriptorError::Truncated { .. })));
+        assert!(matches!(entry.graph.verify(b"abd"), Err(DescriptorError::ChecksumMismatch { .. })));
+    }
+}

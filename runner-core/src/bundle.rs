@@ -1,0 +1,153 @@
+//! Reading a bundle: the manifest, then a backend's graph and weights, each verified before use.
+
+use std::path::{Path, PathBuf};
+
+use wdnn_descriptor_spec::manifest::MANIFEST_FILE;
+use wdnn_descriptor_spec::weights::WeightsFile;
+use wdnn_descriptor_spec::{DescriptorError, Graph, Manifest, Storage, WeightEntry, WeightIndex};
+
+use crate::{Result, RunnerError, Tensor};
+
+/// Where a bundle's files come from: a directory, memory (a browser's fetched bytes), …
+pub trait BundleSource {
+    /// Reads a whole file of the bundle.
+    fn read(&self, file: &str) -> std::io::Result<Vec<u8>>;
+    /// Names the source in messages.
+    fn describe(&self) -> String;
+}
+
+/// A bundle directory on disk.
+pub struct DirSource(pub PathBuf);
+
+impl BundleSource for DirSource {
+    fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.0.join(file))
+    }
+    fn describe(&self) -> String {
+        format!("`{}`", self.0.display())
+    }
+}
+
+/// A bundle held in memory as (file name, bytes) pairs.
+pub struct MemorySource(pub Vec<(String, Vec<u8>)>);
+
+impl BundleSource for MemorySource {
+    fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == file)
+            .map(|(_, bytes)| bytes.clone())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file in the bundle"))
+    }
+    fn describe(&self) -> String {
+        "memory".to_string()
+    }
+}
+
+/// An opened bundle: its verified manifest and where to read the rest.
+pub struct Bundle {
+    /// The manifest.
+    pub manifest: Manifest,
+    source: Box<dyn BundleSource>,
+}
+
+/// A backend's decoded weights: the index and the logical stream, verified chunk by chunk.
+pub struct Weights {
+    /// The index from the weights file.
+    pub index: WeightIndex,
+    /// The decoded stream.
+    pub stream: Vec<u8>,
+}
+
+impl Weights {
+    /// The entry of weight `id`.
+    pub fn entry(&self, id: u32) -> Result<&WeightEntry> {
+        self.index.tensors.get(id as usize).ok_or_else(|| {
+            RunnerError::Descriptor(DescriptorError::Invalid {
+                what: "weights".into(),
+                detail: format!("weight id {id} out of range"),
+            })
+        })
+    }
+
+    /// Weight `id` decoded to its graph dtype (f16 and int8 encodings become f32).
+    pub fn tensor(&self, id: u32) -> Result<Tensor> {
+        let entry = self.entry(id)?;
+        match entry.encoding {
+            wdnn_descriptor_spec::Encoding::Raw => {
+                Tensor::from_bytes(entry.dtype, &entry.shape, entry.bytes(&self.stream).to_vec())
+            }
+            _ => Tensor::new(&entry.shape, &entry.to_f32(&self.stream)?),
+        }
+    }
+}
+
+impl Bundle {
+    /// Opens a bundle directory.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Bundle> {
+        Bundle::from_source(Box::new(DirSource(dir.as_ref().to_path_buf())))
+    }
+
+    /// Opens a bundle from any source.
+    pub fn from_source(source: Box<dyn BundleSource>) -> Result<Bundle> {
+        let bytes = read(source.as_ref(), MANIFEST_FILE)?;
+        let manifest = Manifest::from_bytes(&bytes, MANIFEST_FILE)?;
+        Ok(Bundle { manifest, source })
+    }
+
+    /// Reads, verifies and decodes the graph and weights of `backend`, calling `progress(done, total)` while the
+    /// weight chunks are decoded.
+    pub fn load_backend(&self, backend: &str, progress: impl FnMut(u64, u64)) -> Result<(Graph, Weights)> {
+        let entry = self.manifest.backend(backend).ok_or_else(|| RunnerError::MissingDescriptor {
+            backend: backend.to_string(),
+            available: self.manifest.backends.iter().map(|b| b.backend.as_str()).collect::<Vec<_>>().join(", "),
+        })?;
+        let graph_bytes = read(self.source.as_ref(), &entry.graph.file)?;
+        entry.graph.verify(&graph_bytes)?;
+        let graph = Graph::from_bytes(&graph_bytes, &entry.graph.file)?;
+        let weight_bytes = read(self.source.as_ref(), &entry.weights.file)?;
+        entry.weights.verify(&weight_bytes)?;
+        let file = WeightsFile::parse(&weight_bytes, &entry.weights.file)?;
+        let stream = file.decode_stream(progress)?;
+        let weights = Weights { index: file.index, stream };
+        check_graph_against(&graph, &weights, &self.manifest, &entry.graph.file)?;
+        Ok((graph, weights))
+    }
+}
+
+fn read(source: &dyn BundleSource, file: &str) -> Result<Vec<u8>> {
+    source.read(file).map_err(|error| RunnerError::Io { file: file.to_string(), source_name: source.describe(), error })
+}
+
+/// Cross-file consistency: weight references resolve with matching dtype and shape, and the graph's inputs and
+/// outputs are the manifest's signature.
+fn check_graph_against(graph: &Graph, weights: &Weights, manifest: &Manifest, what: &str) -> Result<()> {
+    let invalid = |detail: String| DescriptorError::Invalid { what: what.to_string(), detail };
+    for t in &graph.tensors {
+        if let Storage::Weight { id } = t.storage {
+            let entry = weights
+                .index
+                .tensors
+                .get(id as usize)
+                .ok_or_else(|| invalid(format!("tensor `{}` refers to missing weight {id}", t.name)))?;
+            if entry.dtype != t.dtype || entry.shape != t.shape {
+                return Err(invalid(format!(
+                    "tensor `{}` is {} {:?} but weight {id} is {} {:?}",
+                    t.name, t.dtype, t.shape, entry.dtype, entry.shape
+                ))
+                .into());
+            }
+        }
+    }
+    let same = |bindings: &[wdnn_descriptor_spec::IoBinding], sig: &[wdnn_descriptor_spec::TensorSignature]| {
+        bindings.len() == sig.len()
+            && bindings.iter().zip(sig).all(|(b, s)| {
+                let t = &graph.tensors[b.tensor as usize];
+                b.name == s.name && t.dtype == s.dtype && t.shape == s.shape
+            })
+    };
+    if !same(&graph.inputs, &manifest.inputs) || !same(&graph.outputs, &manifest.outputs) {
+        return Err(invalid("inputs or outputs differ from the manifest's signature".to_string()).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! The runner side of wdnn, shared by every backend.
+//!
+//! - [`Bundle`] reads a converted bundle and verifies every file (size, SHA-256, container checks, chunk checksums).
+//! - [`Backend`] is what a backend implements: an availability probe and a loader that turns a graph descriptor and
+//!   its weights into an [`Executable`].
+//! - [`load`] tries backends in order, falls through on failure, and reports why each earlier one was skipped.
+//! - [`Session`] runs a loaded model on named inputs, checking names, dtypes and shapes.
+//!
+//! Architecture invariant: nothing here knows about ONNX, tract or the transpiler; a runner depends on
+//! `wdnn-descriptor-spec` and this crate only.
+
+mod backend;
+mod bundle;
+mod error;
+mod session;
+mod tensor;
+
+pub use backend::{Backend, Executable, Skip};
+pub use bundle::{Bundle, BundleSource, DirSource, MemorySource, Weights};
+pub use error::{Result, RunnerError};
+pub use session::{Session, load};
+pub use tensor::{Element, Tensor};
+pub use wdnn_descriptor_spec as spec;

@@ -1,0 +1,107 @@
+use wdnn_descriptor_spec::TensorSignature;
+
+use crate::backend::{Backend, Executable, Skip};
+use crate::{Bundle, Result, RunnerError, Tensor};
+
+/// A model loaded on one backend, ready to run.
+pub struct Session {
+    backend: String,
+    skipped: Vec<Skip>,
+    inputs: Vec<TensorSignature>,
+    outputs: Vec<TensorSignature>,
+    executable: Box<dyn Executable>,
+}
+
+/// Loads `bundle` on the first backend of `order` that is available and accepts the model, falling through on each
+/// failure. The session reports the chosen backend and why every earlier one was skipped.
+pub fn load(bundle: &Bundle, order: &[&dyn Backend], mut progress: impl FnMut(u64, u64)) -> Result<Session> {
+    let mut skipped = Vec::new();
+    for backend in order {
+        let name = backend.name().to_string();
+        if bundle.manifest.backend(&name).is_none() {
+            skipped.push(Skip { backend: name, reason: "the bundle has no descriptor for it".to_string() });
+            continue;
+        }
+        if let Err(reason) = backend.probe() {
+            skipped.push(Skip { backend: name, reason: format!("unavailable: {reason}") });
+            continue;
+        }
+        let loaded = bundle
+            .load_backend(&name, &mut progress)
+            .and_then(|(graph, weights)| backend.load(&graph, &weights));
+        match loaded {
+            Ok(executable) => {
+                return Ok(Session {
+                    backend: name,
+                    skipped,
+                    inputs: bundle.manifest.inputs.clone(),
+                    outputs: bundle.manifest.outputs.clone(),
+                    executable,
+                });
+            }
+            Err(e) => skipped.push(Skip { backend: name, reason: format!("failed to load: {e}") }),
+        }
+    }
+    Err(RunnerError::NoBackend { attempts: skipped })
+}
+
+impl Session {
+    /// The backend the model runs on.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// The backends tried before this one, and why each was skipped.
+    pub fn skipped(&self) -> &[Skip] {
+        &self.skipped
+    }
+
+    /// The model's inputs.
+    pub fn inputs(&self) -> &[TensorSignature] {
+        &self.inputs
+    }
+
+    /// The model's outputs.
+    pub fn outputs(&self) -> &[TensorSignature] {
+        &self.outputs
+    }
+
+    /// Runs the model on named inputs (each exactly once) and returns the named outputs in signature order.
+    pub fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        if let Some((name, _)) = inputs.iter().find(|(n, _)| !self.inputs.iter().any(|s| s.name == *n)) {
+            let known: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
+            return Err(RunnerError::BadInput {
+                name: name.to_string(),
+                detail: format!("the model has no such input (its inputs: {})", known.join(", ")),
+            });
+        }
+        let mut ordered = Vec::with_capacity(self.inputs.len());
+        for sig in &self.inputs {
+            let mut given = inputs.iter().filter(|(n, _)| *n == sig.name);
+            let (_, tensor) = given.next().ok_or_else(|| RunnerError::BadInput {
+                name: sig.name.clone(),
+                detail: "missing".to_string(),
+            })?;
+            if given.next().is_some() {
+                return Err(RunnerError::BadInput { name: sig.name.clone(), detail: "given twice".to_string() });
+            }
+            if tensor.dtype() != sig.dtype {
+                return Err(RunnerError::InputDType {
+                    name: sig.name.clone(),
+                    expected: sig.dtype,
+                    found: tensor.dtype(),
+                });
+            }
+            if tensor.shape() != sig.shape.as_slice() {
+                return Err(RunnerError::InputShape {
+                    name: sig.name.clone(),
+                    expected: sig.shape.clone(),
+                    found: tensor.shape().to_vec(),
+                });
+            }
+            ordered.push(tensor.clone());
+        }
+        let outputs = self.executable.run(&ordered)?;
+        Ok(self.outputs.iter().map(|s| s.name.clone()).zip(outputs).collect())
+    }
+}

@@ -1,0 +1,201 @@
+//! wdnn's intermediate representation: a static-shape dataflow graph whose ops are the descriptor's ops.
+//!
+//! Values and nodes live in arenas and are referred to by typed indices. Nodes are kept in a topological order
+//! (every node after the producers of its inputs); passes that remove or insert nodes keep that order. A value is
+//! either a graph input, the output of exactly one node, or a constant.
+//!
+//! Architecture invariant: nothing here knows about ONNX or tract; the importer translates into this IR.
+
+mod verify;
+
+pub use verify::{VerifyError, verify};
+
+use std::fmt;
+
+use wdnn_descriptor_spec::{DType, Op};
+use wdnn_runner_core::Tensor;
+
+/// Index of a value in [`Graph::values`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+/// Index of a node in [`Graph::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// A tensor flowing through the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    /// Name for messages (the ONNX name where there is one).
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Static shape.
+    pub shape: Vec<u64>,
+    /// The value's data when it is a constant (a weight).
+    pub constant: Option<Tensor>,
+}
+
+impl Value {
+    /// Number of elements.
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().product()
+    }
+
+    /// Size in bytes.
+    pub fn byte_size(&self) -> u64 {
+        self.numel() * self.dtype.size() as u64
+    }
+}
+
+/// An operation applied to values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Name for messages (the ONNX node name where there is one).
+    pub name: String,
+    /// What it computes.
+    pub op: Op,
+    /// Input values, in the op's order.
+    pub inputs: Vec<ValueId>,
+    /// Output values.
+    pub outputs: Vec<ValueId>,
+}
+
+/// A model in the IR.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Graph {
+    /// The model's name.
+    pub name: String,
+    /// Every value.
+    pub values: Vec<Value>,
+    /// Nodes in topological order.
+    pub nodes: Vec<Node>,
+    /// The model's inputs, in signature order.
+    pub inputs: Vec<ValueId>,
+    /// The model's outputs, in signature order, with their names.
+    pub outputs: Vec<(String, ValueId)>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new(name: &str) -> Graph {
+        Graph { name: name.to_string(), ..Graph::default() }
+    }
+
+    /// Adds a non-constant value.
+    pub fn add_value(&mut self, name: &str, dtype: DType, shape: &[u64]) -> ValueId {
+        self.values.push(Value { name: name.to_string(), dtype, shape: shape.to_vec(), constant: None });
+        ValueId(self.values.len() as u32 - 1)
+    }
+
+    /// Adds a constant value.
+    pub fn add_constant(&mut self, name: &str, tensor: Tensor) -> ValueId {
+        self.values.push(Value {
+            name: name.to_string(),
+            dtype: tensor.dtype(),
+            shape: tensor.shape().to_vec(),
+            constant: Some(tensor),
+        });
+        ValueId(self.values.len() as u32 - 1)
+    }
+
+    /// Appends a node (after every node already there).
+    pub fn add_node(&mut self, name: &str, op: Op, inputs: &[ValueId], outputs: &[ValueId]) -> NodeId {
+        self.nodes.push(Node { name: name.to_string(), op, inputs: inputs.to_vec(), outputs: outputs.to_vec() });
+        NodeId(self.nodes.len() as u32 - 1)
+    }
+
+    /// The value with id `id`.
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.0 as usize]
+    }
+
+    /// Mutable access to a value.
+    pub fn value_mut(&mut self, id: ValueId) -> &mut Value {
+        &mut self.values[id.0 as usize]
+    }
+
+    /// The constant data of `id`, if it is a constant.
+    pub fn constant(&self, id: ValueId) -> Option<&Tensor> {
+        self.value(id).constant.as_ref()
+    }
+
+    /// For each value, the node producing it (None for inputs and constants).
+    pub fn producers(&self) -> Vec<Option<NodeId>> {
+        let mut producers = vec![None; self.values.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for o in &node.outputs {
+                producers[o.0 as usize] = Some(NodeId(i as u32));
+            }
+        }
+        producers
+    }
+
+    /// For each value, the nodes reading it (a node appears once per input slot).
+    pub fn consumers(&self) -> Vec<Vec<NodeId>> {
+        let mut consumers = vec![Vec::new(); self.values.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for v in &node.inputs {
+                consumers[v.0 as usize].push(NodeId(i as u32));
+            }
+        }
+        consumers
+    }
+
+    /// True when `id` is one of the model's outputs.
+    pub fn is_output(&self, id: ValueId) -> bool {
+        self.outputs.iter().any(|(_, o)| *o == id)
+    }
+
+    /// Replaces every use of `from` (node inputs and model outputs) by `to`.
+    pub fn replace_uses(&mut self, from: ValueId, to: ValueId) {
+        for node in &mut self.nodes {
+            for i in &mut node.inputs {
+                if *i == from {
+                    *i = to;
+                }
+            }
+        }
+        for (_, o) in &mut self.outputs {
+            if *o == from {
+                *o = to;
+            }
+        }
+    }
+
+    /// Number of nodes per op name, sorted by name.
+    pub fn op_census(&self) -> Vec<(String, usize)> {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for node in &self.nodes {
+            *counts.entry(op_label(&node.op)).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    }
+}
+
+/// A short label for an op: its name, with the function for unary and binary ops.
+pub fn op_label(op: &Op) -> String {
+    match op {
+        Op::Unary { fun } => format!("{fun:?}").split([' ', '{']).next().unwrap_or("Unary").to_string(),
+        Op::Binary { fun } => format!("{fun:?}"),
+        Op::Reduce { fun, .. } => format!("Reduce{fun:?}"),
+        other => other.name().to_string(),
+    }
+}
+
+impl fmt::Display for Graph {
+    /// One line per node: `%out = Op(%in, ...)`, constants shown as `#name`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |v: &ValueId| {
+            let value = self.value(*v);
+            let sigil = if value.constant.is_some() { '#' } else { '%' };
+            format!("{sigil}{}", v.0)
+        };
+        for node in &self.nodes {
+            let outs: Vec<String> = node.outputs.iter().map(show).collect();
+            let ins: Vec<String> = node.inputs.iter().map(show).collect();
+            writeln!(f, "{} = {}({})  // {}", outs.join(", "), op_label(&node.op), ins.join(", "), node.name)?;
+        }
+        Ok(())
+    }
+}
