@@ -69,10 +69,8 @@ pub struct Header {
 
 /// Encodes `head` with field names and frames it as a container of `kind` followed by `body`.
 pub fn write<T: Serialize>(kind: FileKind, head: &T, body: &[u8]) -> Result<Vec<u8>> {
-    let head = rmp_serde::to_vec_named(head).map_err(|e| DescriptorError::Encode {
-        part: kind.to_string(),
-        detail: e.to_string(),
-    })?;
+    let head = rmp_serde::to_vec_named(head)
+        .map_err(|e| DescriptorError::Encode { part: kind.to_string(), detail: e.to_string() })?;
     let mut out = Vec::with_capacity(HEADER_LEN + head.len() + body.len());
     out.extend_from_slice(b"WDNN");
     out.extend_from_slice(kind.tag());
@@ -119,11 +117,7 @@ pub fn read_header(kind: FileKind, bytes: &[u8], what: &str) -> Result<Header> {
 
 /// Reads a whole container: checks the header, the head checksum, and decodes the head. Returns the head and the
 /// body. When `exact_body_len` is given, the body must have exactly that length.
-pub fn read<'a, T: DeserializeOwned>(
-    kind: FileKind,
-    bytes: &'a [u8],
-    what: &str,
-) -> Result<(T, &'a [u8])> {
+pub fn read<'a, T: DeserializeOwned>(kind: FileKind, bytes: &'a [u8], what: &str) -> Result<(T, &'a [u8])> {
     let header = read_header(kind, bytes, what)?;
     let head_end = (HEADER_LEN as u64).saturating_add(header.head_len);
     if (bytes.len() as u64) < head_end {

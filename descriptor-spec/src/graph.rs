@@ -214,9 +214,7 @@ impl Graph {
             }
         }
         let check_id = |id: TensorId, role: &str, owner: &str| -> Result<&TensorDesc> {
-            self.tensors
-                .get(id as usize)
-                .ok_or_else(|| invalid(format!("{owner}: {role} tensor id {id} out of range")))
+            self.tensors.get(id as usize).ok_or_else(|| invalid(format!("{owner}: {role} tensor id {id} out of range")))
         };
         for io in self.inputs.iter().chain(&self.outputs) {
             check_id(io.tensor, "io", &io.name)?;
@@ -325,7 +323,10 @@ mod tests {
         let bytes = g.to_bytes().unwrap();
         let patched = patch_head(&bytes, b"Where", b"Fancy");
         let err = Graph::from_bytes(&patched, "m.graph").unwrap_err();
-        assert!(matches!(&err, DescriptorError::UnknownOp { op, kernel, .. } if op == "Fancy" && kernel == "add"), "{err}");
+        assert!(
+            matches!(&err, DescriptorError::UnknownOp { op, kernel, .. } if op == "Fancy" && kernel == "add"),
+            "{err}"
+        );
     }
 
     #[test]

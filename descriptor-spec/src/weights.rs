@@ -301,9 +301,24 @@ mod writer {
             self.push(name, DType::F32, shape, encoding, offset, bytes.len() as u64)
         }
 
-        fn push(&mut self, name: &str, dtype: DType, shape: &[u64], encoding: Encoding, offset: u64, length: u64) -> u32 {
+        fn push(
+            &mut self,
+            name: &str,
+            dtype: DType,
+            shape: &[u64],
+            encoding: Encoding,
+            offset: u64,
+            length: u64,
+        ) -> u32 {
             let id = self.tensors.len() as u32;
-            self.tensors.push(WeightEntry { name: name.to_string(), dtype, shape: shape.to_vec(), encoding, offset, length });
+            self.tensors.push(WeightEntry {
+                name: name.to_string(),
+                dtype,
+                shape: shape.to_vec(),
+                encoding,
+                offset,
+                length,
+            });
             id
         }
 
@@ -317,9 +332,7 @@ mod writer {
                 let handles: Vec<_> = pieces
                     .chunks(per)
                     .map(|group| {
-                        scope.spawn(move || {
-                            group.iter().map(|p| zstd::bulk::compress(p, level)).collect::<Vec<_>>()
-                        })
+                        scope.spawn(move || group.iter().map(|p| zstd::bulk::compress(p, level)).collect::<Vec<_>>())
                     })
                     .collect();
                 handles.into_iter().flat_map(|h| h.join().expect("compression thread")).collect::<Vec<_>>()

@@ -26,9 +26,8 @@ pub fn load(bundle: &Bundle, order: &[&dyn Backend], mut progress: impl FnMut(u6
             skipped.push(Skip { backend: name, reason: format!("unavailable: {reason}") });
             continue;
         }
-        let loaded = bundle
-            .load_backend(&name, &mut progress)
-            .and_then(|(graph, weights)| backend.load(&graph, &weights));
+        let loaded =
+            bundle.load_backend(&name, &mut progress).and_then(|(graph, weights)| backend.load(&graph, &weights));
         match loaded {
             Ok(executable) => {
                 return Ok(Session {
@@ -78,10 +77,9 @@ impl Session {
         let mut ordered = Vec::with_capacity(self.inputs.len());
         for sig in &self.inputs {
             let mut given = inputs.iter().filter(|(n, _)| *n == sig.name);
-            let (_, tensor) = given.next().ok_or_else(|| RunnerError::BadInput {
-                name: sig.name.clone(),
-                detail: "missing".to_string(),
-            })?;
+            let (_, tensor) = given
+                .next()
+                .ok_or_else(|| RunnerError::BadInput { name: sig.name.clone(), detail: "missing".to_string() })?;
             if given.next().is_some() {
                 return Err(RunnerError::BadInput { name: sig.name.clone(), detail: "given twice".to_string() });
             }

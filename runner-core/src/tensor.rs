@@ -66,10 +66,7 @@ impl Tensor {
     /// A tensor from typed values.
     pub fn new<T: Element>(shape: &[u64], values: &[T]) -> Result<Tensor> {
         if numel(shape) != values.len() as u64 {
-            return Err(RunnerError::TensorData(format!(
-                "{} values do not fill shape {shape:?}",
-                values.len()
-            )));
+            return Err(RunnerError::TensorData(format!("{} values do not fill shape {shape:?}", values.len())));
         }
         let mut bytes = Vec::with_capacity(values.len() * T::DTYPE.size());
         for v in values {
@@ -122,11 +119,7 @@ impl Tensor {
     /// The values as `T`, which must be the tensor's dtype.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
-            return Err(RunnerError::TensorData(format!(
-                "asked for {} values of a {} tensor",
-                T::DTYPE,
-                self.dtype
-            )));
+            return Err(RunnerError::TensorData(format!("asked for {} values of a {} tensor", T::DTYPE, self.dtype)));
         }
         Ok(self.bytes.chunks_exact(self.dtype.size()).map(T::from_le).collect())
     }

@@ -1,1 +1,178 @@
-//! placeholder
+//! The wdnn transpiler: ONNX in, a descriptor bundle out.
+//!
+//! Data flows one way: [`import`] (the only module that knows ONNX and tract) builds the [`ir`], the
+//! [`pipeline`] runs the [`passes`], and per backend [`codegen`] and [`emit`] produce a graph descriptor and a
+//! weights file under the static memory [`plan`]; [`convert`] writes them with the manifest.
+
+pub mod codegen;
+pub mod emit;
+mod error;
+pub mod import;
+pub mod ir;
+pub mod passes;
+pub mod pipeline;
+pub mod plan;
+
+use std::path::Path;
+use std::time::Instant;
+
+use wdnn_descriptor_spec::manifest::MANIFEST_FILE;
+use wdnn_descriptor_spec::{BackendEntry, FileRef, Manifest, Preprocessing, TensorSignature, sha256_hex};
+
+pub use emit::WeightFormat;
+pub use error::{ConvertError, Unsupported};
+
+/// zstd level for weight chunks (SPEC §7 asks for 19 or more).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 19;
+
+/// What to convert and how.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Static shapes for inputs with symbolic dimensions.
+    pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// Backends to write descriptors for, in order of preference.
+    pub backends: Vec<String>,
+    /// How large weights are stored.
+    pub weights: WeightFormat,
+    /// zstd level for weight chunks.
+    pub zstd_level: i32,
+    /// Image preprocessing to record in the manifest.
+    pub preprocessing: Option<Preprocessing>,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            input_shapes: vec![],
+            backends: vec!["fallback".to_string()],
+            weights: WeightFormat::F32,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            preprocessing: None,
+        }
+    }
+}
+
+/// What a conversion produced, for the command line's summary.
+#[derive(Debug, Clone)]
+pub struct ConvertSummary {
+    /// The model name.
+    pub model_name: String,
+    /// Kernels per op after the passes.
+    pub op_census: Vec<(String, usize)>,
+    /// Number of weight values (elements of all constants).
+    pub parameters: u64,
+    /// Size of the ONNX file.
+    pub onnx_bytes: u64,
+    /// Size of all bundle files.
+    pub bundle_bytes: u64,
+    /// Each file written, with its size.
+    pub files: Vec<(String, u64)>,
+    /// Per backend: kernels and the memory plan.
+    pub backends: Vec<(String, usize, plan::MemoryPlan)>,
+    /// What each pass did.
+    pub passes: Vec<pipeline::PassReport>,
+    /// Seconds per stage.
+    pub stages: Vec<(&'static str, f64)>,
+}
+
+/// Converts the ONNX model at `onnx` into a bundle in `out_dir`; `progress` hears each stage as it starts.
+pub fn convert(
+    onnx: &Path,
+    out_dir: &Path,
+    options: &ConvertOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<ConvertSummary, ConvertError> {
+    let file = onnx.display().to_string();
+    let write_err = |path: &Path, e: std::io::Error| ConvertError::Write {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let targets = options
+        .backends
+        .iter()
+        .map(|name| {
+            codegen::target(name).ok_or_else(|| ConvertError::Write {
+                path: out_dir.display().to_string(),
+                detail: format!("unknown backend `{name}` (known: {})", codegen::BACKENDS.join(", ")),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stages = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |stages: &mut Vec<(&'static str, f64)>, name: &'static str| {
+        stages.push((name, clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
+
+    progress("reading ONNX");
+    let source = std::fs::read(onnx).map_err(|e| ConvertError::Onnx { file: file.clone(), detail: e.to_string() })?;
+    let import_options = import::onnx::ImportOptions { input_shapes: options.input_shapes.clone() };
+    let mut graph = import::onnx::import(onnx, &import_options)?;
+    pipeline::check(&graph, "import")?;
+    lap(&mut stages, "import");
+
+    progress("optimizing");
+    let passes = pipeline::run(&mut graph, pipeline::PASSES)?;
+    lap(&mut stages, "passes");
+
+    std::fs::create_dir_all(out_dir).map_err(|e| write_err(out_dir, e))?;
+    let mut entries = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut backends = Vec::new();
+    for target in &targets {
+        progress(&format!("encoding {} descriptor and weights", target.name()));
+        let emitted = emit::emit(&graph, target.as_ref(), options.weights, options.zstd_level)?;
+        let graph_file = format!("{}.graph.wdnn", target.name());
+        // Backends whose weights encode identically share one file.
+        let weights_file = match files.iter().find(|(_, bytes)| *bytes == emitted.weights) {
+            Some((name, _)) => name.clone(),
+            None => {
+                let name = format!("{}.weights.wdnn", target.name());
+                files.push((name.clone(), emitted.weights.clone()));
+                name
+            }
+        };
+        entries.push(BackendEntry {
+            backend: target.name().to_string(),
+            graph: FileRef::describe(&graph_file, &emitted.graph),
+            weights: FileRef::describe(&weights_file, &emitted.weights),
+        });
+        files.push((graph_file, emitted.graph));
+        backends.push((target.name().to_string(), emitted.kernels, emitted.plan));
+    }
+    lap(&mut stages, "encode");
+
+    progress("writing bundle");
+    let signature = |v: ir::ValueId, name: &str| {
+        let value = graph.value(v);
+        TensorSignature { name: name.to_string(), dtype: value.dtype, shape: value.shape.clone() }
+    };
+    let manifest = Manifest {
+        model_name: graph.name.clone(),
+        source_sha256: sha256_hex(&source),
+        converter: format!("wdnn-transpiler {}", env!("CARGO_PKG_VERSION")),
+        inputs: graph.inputs.iter().map(|&v| signature(v, &graph.value(v).name)).collect(),
+        outputs: graph.outputs.iter().map(|(name, v)| signature(*v, name)).collect(),
+        backends: entries,
+        preprocessing: options.preprocessing.clone(),
+    };
+    files.push((MANIFEST_FILE.to_string(), manifest.to_bytes()?));
+    for (name, bytes) in &files {
+        let path = out_dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))?;
+    }
+    lap(&mut stages, "write");
+
+    let parameters = graph.values.iter().filter(|v| v.constant.is_some()).map(|v| v.numel()).sum();
+    Ok(ConvertSummary {
+        model_name: graph.name.clone(),
+        op_census: graph.op_census(),
+        parameters,
+        onnx_bytes: source.len() as u64,
+        bundle_bytes: files.iter().map(|(_, b)| b.len() as u64).sum(),
+        files: files.iter().map(|(n, b)| (n.clone(), b.len() as u64)).collect(),
+        backends,
+        passes,
+        stages,
+    })
+}

@@ -1,1 +1,18 @@
-fn main() {}
+//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test`.
+
+mod cli;
+mod image_input;
+mod npy;
+
+use anyhow::Result;
+use clap::Parser;
+
+fn main() -> Result<()> {
+    match cli::Command::parse() {
+        cli::Command::Convert(args) => cli::convert(args),
+        cli::Command::Run(args) => cli::run(args),
+        cli::Command::Inspect(args) => cli::inspect(args),
+        cli::Command::Fixtures => cli::fixtures(),
+        cli::Command::Test(args) => cli::test(args),
+    }
+}

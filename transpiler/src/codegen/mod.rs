@@ -1,0 +1,36 @@
+//! Per-backend code generation behind one interface: a [`Target`] says how its descriptor is laid out (arena
+//! alignment) and adds what its runner needs beyond the portable kernel list (WGSL payloads, packed weights…).
+
+mod fallback;
+
+pub use fallback::Fallback;
+
+use wdnn_descriptor_spec::Graph as Descriptor;
+
+use crate::error::ConvertError;
+use crate::ir::Graph;
+
+/// A backend the transpiler can generate a descriptor for.
+pub trait Target {
+    /// The backend name, as written in the manifest.
+    fn name(&self) -> &'static str;
+
+    /// Alignment of arena offsets, in bytes.
+    fn alignment(&self) -> u64;
+
+    /// Adds backend-specific payloads to a descriptor whose kernels mirror `graph`'s nodes one to one.
+    fn finish(&self, _graph: &Graph, _descriptor: &mut Descriptor) -> Result<(), ConvertError> {
+        Ok(())
+    }
+}
+
+/// The names of every backend the transpiler can target.
+pub const BACKENDS: &[&str] = &["fallback"];
+
+/// The target named `name`.
+pub fn target(name: &str) -> Option<Box<dyn Target>> {
+    match name {
+        "fallback" => Some(Box::new(Fallback)),
+        _ => None,
+    }
+}

@@ -1,0 +1,3 @@
+//! Front ends: model formats translated into the IR.
+
+pub mod onnx;

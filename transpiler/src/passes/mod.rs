@@ -1,0 +1,24 @@
+//! Graph passes: each a small function of the IR, in its own file, with a `//!` contract and its own tests.
+
+pub mod dead_code;
+pub mod fold_constants;
+pub mod materialize_outputs;
+
+/// What a pass changed, for the per-pass report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassStats {
+    /// Named counts of what changed (e.g. "constants folded": 12).
+    pub changes: Vec<(String, usize)>,
+}
+
+impl PassStats {
+    /// Stats with one named count.
+    pub fn one(what: &str, count: usize) -> PassStats {
+        PassStats { changes: vec![(what.to_string(), count)] }
+    }
+
+    /// The total number of changes.
+    pub fn total(&self) -> usize {
+        self.changes.iter().map(|(_, n)| n).sum()
+    }
+}

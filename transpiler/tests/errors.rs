@@ -1,0 +1,103 @@
+//! Bad input gets a clear error naming the problem, never a panic.
+
+mod common;
+
+use common::*;
+use wdnn_runner_core::{Bundle, RunnerError, Tensor};
+use wdnn_transpiler::{ConvertError, ConvertOptions};
+
+fn errors_dir() -> std::path::PathBuf {
+    fixtures().join("models/errors")
+}
+
+#[test]
+fn unsupported_ops_are_listed_together_with_their_nodes() {
+    let out = scratch("unsupported");
+    let err =
+        wdnn_transpiler::convert(&errors_dir().join("unsupported_ops.onnx"), &out, &ConvertOptions::default(), |_| {})
+            .unwrap_err();
+    let ConvertError::UnsupportedOps { ops, .. } = &err else { panic!("unexpected error: {err}") };
+    let names: Vec<&str> = ops.iter().map(|u| u.op.as_str()).collect();
+    assert_eq!(names, ["AlsoMissing", "FancyOp"], "{err}");
+    assert_eq!(ops[1].nodes, ["fancy_1", "fancy_2"]);
+    let text = err.to_string();
+    assert!(text.contains("missing_1") && text.contains("unsupported_ops.onnx"), "{text}");
+}
+
+#[test]
+fn malformed_and_missing_onnx_files_are_clear_errors() {
+    for file in ["truncated.onnx", "does_not_exist.onnx"] {
+        let out = scratch("malformed");
+        let err =
+            wdnn_transpiler::convert(&errors_dir().join(file), &out, &ConvertOptions::default(), |_| {}).unwrap_err();
+        assert!(matches!(err, ConvertError::Onnx { .. }), "{file}: {err}");
+        assert!(err.to_string().contains(file), "{err}");
+    }
+}
+
+#[test]
+fn symbolic_input_asks_for_input_shape() {
+    let out = scratch("symbolic");
+    let err = wdnn_transpiler::convert(
+        &fixtures().join("models/multistyle26.onnx"),
+        &out,
+        &ConvertOptions::default(),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--input-shape"), "{err}");
+}
+
+#[test]
+fn session_checks_input_names_dtypes_and_shapes() {
+    let (bundle, _) = convert(&errors_dir().join("tiny_gemm.onnx"), &ConvertOptions::default());
+    let mut session = fallback_session(&bundle);
+    let good = Tensor::new(&[2, 4], &[0.5f32; 8]).unwrap();
+    assert!(session.run(&[("x", good.clone())]).is_ok());
+    let wrong_shape = Tensor::new(&[4, 2], &[0.5f32; 8]).unwrap();
+    assert!(matches!(session.run(&[("x", wrong_shape)]), Err(RunnerError::InputShape { .. })));
+    let wrong_dtype = Tensor::new(&[2, 4], &[1i64; 8]).unwrap();
+    assert!(matches!(session.run(&[("x", wrong_dtype)]), Err(RunnerError::InputDType { .. })));
+    assert!(matches!(session.run(&[("nope", good.clone())]), Err(RunnerError::BadInput { .. })));
+    assert!(matches!(session.run(&[]), Err(RunnerError::BadInput { .. })));
+}
+
+#[test]
+fn corrupted_bundle_files_are_detected_at_load() {
+    let (bundle, _) = convert(&errors_dir().join("tiny_gemm.onnx"), &ConvertOptions::default());
+    let weights = bundle.join("fallback.weights.wdnn");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, &bytes).unwrap();
+    let opened = Bundle::open(&bundle).unwrap();
+    let err = opened.load_backend("fallback", |_, _| {}).err().unwrap();
+    assert!(err.to_string().contains("fallback.weights.wdnn"), "{err}");
+    std::fs::write(&weights, &bytes[..bytes.len() - 5]).unwrap();
+    let err = opened.load_backend("fallback", |_, _| {}).err().unwrap();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    assert!(matches!(opened.load_backend("webgpu", |_, _| {}), Err(RunnerError::MissingDescriptor { .. })));
+}
+
+#[test]
+fn tiny_gemm_numbers() {
+    let (bundle, _) = convert(&errors_dir().join("tiny_gemm.onnx"), &ConvertOptions::default());
+    let mut session = fallback_session(&bundle);
+    // W and b are seeded random in make_error_models.py; check the structure y = relu(x W + b) against a
+    // recomputation from the bundle's own weights file.
+    let opened = Bundle::open(&bundle).unwrap();
+    let (_, weights) = opened.load_backend("fallback", |_, _| {}).unwrap();
+    let w = weights.index.tensors.iter().position(|t| t.shape == [4, 3]).expect("W");
+    let b = weights.index.tensors.iter().position(|t| t.shape.iter().product::<u64>() == 3).expect("b");
+    let w = weights.tensor(w as u32).unwrap().to_vec::<f32>().unwrap();
+    let b = weights.tensor(b as u32).unwrap().to_vec::<f32>().unwrap();
+    let x: Vec<f32> = (0..8).map(|i| i as f32 / 4.0 - 1.0).collect();
+    let out = session.run(&[("x", Tensor::new(&[2, 4], &x).unwrap())]).unwrap();
+    let y = out[0].1.to_vec::<f32>().unwrap();
+    for r in 0..2 {
+        for c in 0..3 {
+            let v: f32 = (0..4).map(|k| x[r * 4 + k] * w[k * 3 + c]).sum::<f32>() + b[c];
+            assert!((y[r * 3 + c] - v.max(0.0)).abs() < 1e-5, "y[{r},{c}] = {} expected {}", y[r * 3 + c], v.max(0.0));
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The subcommands.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser};
+use indicatif::{ProgressBar, ProgressStyle};
+use wdnn_runner_core::spec::Preprocessing;
+use wdnn_runner_core::{Backend, Bundle, Tensor};
+use wdnn_transpiler::{ConvertOptions, WeightFormat};
+
+use crate::{image_input, npy};
+
+/// wdnn: run trained neural networks in the browser and natively.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+pub enum Command {
+    /// Convert an ONNX model into a descriptor bundle.
+    Convert(ConvertArgs),
+    /// Run a bundle on inputs (`.npy` files or a photo).
+    Run(RunArgs),
+    /// Print a bundle's manifest.
+    Inspect(InspectArgs),
+    /// Generate the test data that is not committed (random-weight zoo models) into `.cache/`.
+    Fixtures,
+    /// Generate fixtures, then run every test: the command CI runs.
+    Test(TestArgs),
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    /// The bundle directory to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Backends to write descriptors for, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "fallback")]
+    backends: Vec<String>,
+    /// How to store large weights: f32 (exact), f16, or int8 (per output channel).
+    #[arg(long, default_value = "f32")]
+    weights: WeightFormat,
+    /// Fix an input's shape: NAME=D0,D1,... (repeatable).
+    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    input_shapes: Vec<(String, Vec<u64>)>,
+    /// Record image preprocessing in the bundle (`imagenet`).
+    #[arg(long)]
+    preprocess: Option<String>,
+    /// zstd level for the weight chunks.
+    #[arg(long, default_value_t = wdnn_transpiler::DEFAULT_ZSTD_LEVEL)]
+    zstd_level: i32,
+    /// Print what every pass changed and the memory plan.
+    #[arg(long)]
+    report: bool,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The bundle directory.
+    bundle: PathBuf,
+    /// `auto` (the best available), or a backend name.
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// An input as NAME=FILE.npy (repeatable).
+    #[arg(long = "input", value_parser = parse_input_file)]
+    inputs: Vec<(String, PathBuf)>,
+    /// A photo for the first input, preprocessed as the bundle's metadata (or --preprocess) says.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Preprocessing for --image when the bundle has none (`imagenet`).
+    #[arg(long)]
+    preprocess: Option<String>,
+    /// Class names (JSON) to print the top-5 classes of the first output.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Write each output as DIR/<name>.npy.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The bundle directory.
+    bundle: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Extra arguments for `cargo test`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    cargo_args: Vec<String>,
+}
+
+fn parse_input_shape(s: &str) -> Result<(String, Vec<u64>), String> {
+    let (name, dims) = s.split_once('=').ok_or("expected NAME=D0,D1,...")?;
+    let dims = dims
+        .split(',')
+        .map(|d| d.trim().parse::<u64>().map_err(|e| format!("`{d}`: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok((name.to_string(), dims))
+}
+
+fn parse_input_file(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, file) = s.split_once('=').ok_or("expected NAME=FILE.npy")?;
+    Ok((name.to_string(), PathBuf::from(file)))
+}
+
+fn preprocessing(name: &str) -> Result<Preprocessing> {
+    match name {
+        "imagenet" => Ok(Preprocessing::imagenet()),
+        other => bail!("unknown preprocessing `{other}` (known: imagenet)"),
+    }
+}
+
+/// The backends compiled into this binary, best first.
+fn available_backends() -> Vec<Box<dyn Backend>> {
+    vec![Box::new(wdnn_runner_fallback::FallbackBackend)]
+}
+
+pub fn convert(args: ConvertArgs) -> Result<()> {
+    let options = ConvertOptions {
+        input_shapes: args.input_shapes,
+        backends: args.backends,
+        weights: args.weights,
+        zstd_level: args.zstd_level,
+        preprocessing: args.preprocess.as_deref().map(preprocessing).transpose()?,
+    };
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")?);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let start = Instant::now();
+    let summary =
+        wdnn_transpiler::convert(&args.model, &args.out, &options, |stage| bar.set_message(stage.to_string()));
+    bar.finish_and_clear();
+    let summary = summary?;
+    println!("converted {} in {:.2} s -> {}", args.model.display(), start.elapsed().as_secs_f64(), args.out.display());
+    let ops: Vec<String> = summary.op_census.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    let kernels: usize = summary.op_census.iter().map(|(_, n)| n).sum();
+    println!("  kernels    {kernels}: {}", ops.join(", "));
+    println!("  parameters {}", summary.parameters);
+    println!(
+        "  size       ONNX {} bytes -> bundle {} bytes ({:.3}×)",
+        summary.onnx_bytes,
+        summary.bundle_bytes,
+        summary.bundle_bytes as f64 / summary.onnx_bytes as f64
+    );
+    for (file, size) in &summary.files {
+        println!("             {file}: {size} bytes");
+    }
+    if args.report {
+        println!("passes:");
+        for p in &summary.passes {
+            let changes: Vec<String> = p.stats.changes.iter().map(|(what, n)| format!("{what}: {n}")).collect();
+            println!(
+                "  {:<22} kernels {:>4} -> {:<4} {}  ({:.3} s)",
+                p.name,
+                p.nodes_before,
+                p.nodes_after,
+                changes.join(", "),
+                p.seconds
+            );
+        }
+        for (backend, kernels, plan) in &summary.backends {
+            println!(
+                "memory plan ({backend}, {kernels} kernels): arena {} bytes, naive {} bytes ({:.2}× arena), lower bound {} bytes (arena {:.3}× of it)",
+                plan.arena_size,
+                plan.naive_size,
+                plan.naive_size as f64 / plan.arena_size.max(1) as f64,
+                plan.lower_bound,
+                plan.arena_size as f64 / plan.lower_bound.max(1) as f64
+            );
+        }
+        let stages: Vec<String> = summary.stages.iter().map(|(s, t)| format!("{s} {t:.2} s")).collect();
+        println!("stages: {}", stages.join(", "));
+    }
+    Ok(())
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let bundle = Bundle::open(&args.bundle).with_context(|| format!("opening bundle {}", args.bundle.display()))?;
+    let backends = available_backends();
+    let order: Vec<&dyn Backend> = match args.backend.as_str() {
+        "auto" => backends.iter().map(|b| b.as_ref()).collect(),
+        name => {
+            let chosen = backends.iter().find(|b| b.name() == name).with_context(|| {
+                let known: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+                format!("unknown backend `{name}` (compiled in: {})", known.join(", "))
+            })?;
+            vec![chosen.as_ref()]
+        }
+    };
+    let load_start = Instant::now();
+    let mut session = wdnn_runner_core::load(&bundle, &order, |_, _| {})?;
+    let load_time = load_start.elapsed();
+    for skip in session.skipped() {
+        println!("skipped backend {}: {}", skip.backend, skip.reason);
+    }
+    println!("backend: {} (loaded in {:.1} ms)", session.backend(), load_time.as_secs_f64() * 1e3);
+
+    let mut inputs: Vec<(String, Tensor)> = Vec::new();
+    if let Some(photo) = &args.image {
+        let pre = match (&args.preprocess, &bundle.manifest.preprocessing) {
+            (Some(name), _) => preprocessing(name)?,
+            (None, Some(pre)) => pre.clone(),
+            (None, None) => bail!("the bundle records no preprocessing: pass --preprocess imagenet"),
+        };
+        let first = session.inputs().first().context("the model has no input")?.name.clone();
+        inputs.push((first, image_input::load(photo, &pre)?));
+    }
+    for (name, file) in &args.inputs {
+        inputs.push((name.clone(), npy::read(file)?));
+    }
+    let named: Vec<(&str, Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    let start = Instant::now();
+    let outputs = session.run(&named)?;
+    println!("ran in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+
+    if let Some(labels) = &args.labels {
+        let names = image_input::labels(labels)?;
+        let (name, scores) = outputs.first().context("the model has no output")?;
+        let scores = scores.to_vec::<f32>().with_context(|| format!("output `{name}` is not f32"))?;
+        println!("top-5 of `{name}`:");
+        for (rank, (class, p)) in image_input::top_k(&scores, 5).into_iter().enumerate() {
+            let label = names.get(class).map(String::as_str).unwrap_or("?");
+            println!("  {}. {label} (class {class}): {p:.4}", rank + 1);
+        }
+    }
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, tensor) in &outputs {
+            let path = dir.join(format!("{}.npy", safe_file_name(name)));
+            npy::write(tensor, &path)?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// An output name as a file name: every character outside `[A-Za-z0-9._-]` becomes `_`.
+fn safe_file_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
+}
+
+pub fn inspect(args: InspectArgs) -> Result<()> {
+    let bundle = Bundle::open(&args.bundle)?;
+    let m = &bundle.manifest;
+    println!("model      {}", m.model_name);
+    println!("source     sha256 {}", m.source_sha256);
+    println!("converter  {}", m.converter);
+    for (kind, sigs) in [("input ", &m.inputs), ("output", &m.outputs)] {
+        for s in sigs.iter() {
+            println!("{kind}     {} {} {:?}", s.name, s.dtype, s.shape);
+        }
+    }
+    for b in &m.backends {
+        println!(
+            "backend    {}: {} ({} bytes), {} ({} bytes)",
+            b.backend, b.graph.file, b.graph.size, b.weights.file, b.weights.size
+        );
+    }
+    if let Some(p) = &m.preprocessing {
+        println!("preprocess {p:?}");
+    }
+    Ok(())
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+pub fn fixtures() -> Result<()> {
+    let script = repo_root().join("fixtures/scripts/setup_cache.sh");
+    let status = Process::new("bash").arg(&script).status().with_context(|| format!("running {}", script.display()))?;
+    if !status.success() {
+        bail!("{} failed ({status})", script.display());
+    }
+    Ok(())
+}
+
+pub fn test(args: TestArgs) -> Result<()> {
+    fixtures()?;
+    let status = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(repo_root())
+        .args(["test", "--workspace"])
+        .args(&args.cargo_args)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}
