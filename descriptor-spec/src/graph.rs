@@ -152,7 +152,7 @@ struct ShadowOp {
     ty: String,
     #[serde(default)]
     fun: Option<ShadowFn>,
-    #[serde(default)]
+    #[serde(default, alias = "steps")]
     epilogue: Vec<ShadowStep>,
 }
 

@@ -23,6 +23,12 @@ pub enum Op {
         /// The function.
         fun: BinaryFn,
     },
+    /// A chain of elementwise steps fused into one kernel: `acc` is input 0 broadcast to the output's shape, then
+    /// each step applies as in an epilogue (SPEC §5.4), its operands naming further inputs.
+    Elementwise {
+        /// The steps, in order.
+        steps: Vec<EpilogueStep>,
+    },
     /// ONNX `Where(cond, x, y)` with broadcasting.
     Where,
     /// ONNX `Cast` to the output tensor's dtype.
@@ -226,6 +232,7 @@ impl Op {
         match self {
             Op::Unary { .. } => "Unary",
             Op::Binary { .. } => "Binary",
+            Op::Elementwise { .. } => "Elementwise",
             Op::Where => "Where",
             Op::Cast => "Cast",
             Op::Conv { .. } => "Conv",
@@ -264,6 +271,14 @@ impl Op {
         }
     }
 
+    /// The fused steps of an op: an epilogue, or the steps of an `Elementwise` chain.
+    pub fn steps(&self) -> Option<&[EpilogueStep]> {
+        match self {
+            Op::Elementwise { steps } => Some(steps),
+            _ => self.epilogue(),
+        }
+    }
+
     /// Mutable access to the epilogue of ops that have one.
     pub fn epilogue_mut(&mut self) -> Option<&mut Vec<EpilogueStep>> {
         match self {
@@ -285,7 +300,7 @@ impl Op {
             Op::Unknown => true,
             Op::Unary { fun } => *fun == UnaryFn::Unknown,
             Op::Binary { fun } => *fun == BinaryFn::Unknown,
-            _ => self.epilogue().is_some_and(|e| e.iter().any(step_unknown)),
+            _ => self.steps().is_some_and(|e| e.iter().any(step_unknown)),
         }
     }
 }

@@ -8,6 +8,7 @@ use wdnn_runner_core::Tensor;
 use crate::error::{EvalError, Result, invalid, unsupported};
 use crate::kernels::conv::{self, ConvAttrs};
 use crate::kernels::elementwise;
+use crate::kernels::epilogue;
 use crate::kernels::matmul;
 use crate::kernels::norm;
 use crate::kernels::pool::{self, PoolAttrs};
@@ -112,6 +113,10 @@ fn dispatch(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Resul
         Op::Binary { fun } => {
             arity(op, inputs, 2, 2)?;
             elementwise::binary(*fun, inputs[0], inputs[1], out)?
+        }
+        Op::Elementwise { steps } => {
+            arity(op, inputs, 1, any)?;
+            epilogue::elementwise(steps, inputs, out)?
         }
         Op::Where => {
             arity(op, inputs, 3, 3)?;

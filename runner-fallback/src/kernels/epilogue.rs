@@ -3,12 +3,12 @@
 //! Operands are kernel inputs named by index. An op's optional third input (Conv's bias, MatMul's `C`) is therefore
 //! only its own when no step names index 2 as its operand: `[x, w, residual]` with a step on operand 2 has no bias.
 
-use wdnn_descriptor_spec::EpilogueStep;
+use wdnn_descriptor_spec::{DType, EpilogueStep};
 use wdnn_runner_core::Tensor;
 
 use super::elementwise::{num_fn, unary_f64};
 use super::layout::{broadcast_strides, dims, walk};
-use super::types::{Float, values};
+use super::types::{Float, to_tensor, values};
 use crate::error::{Result, invalid, unsupported};
 
 /// Input `index`, when present and not used as an epilogue operand.
@@ -47,6 +47,26 @@ pub(crate) fn apply<T: Float>(y: &mut [T], shape: &[usize], steps: &[EpilogueSte
         }
     }
     Ok(())
+}
+
+/// A standalone fused chain (`Op::Elementwise`): `acc` is input 0 broadcast to the output's shape, then `steps`.
+pub(crate) fn elementwise(steps: &[EpilogueStep], inputs: &[&Tensor], out: &(DType, Vec<u64>)) -> Result<Tensor> {
+    match out.0 {
+        DType::F32 => chain::<f32>(steps, inputs, &out.1),
+        DType::F64 => chain::<f64>(steps, inputs, &out.1),
+        other => Err(unsupported(format!("fused elementwise chain on {other}"))),
+    }
+}
+
+fn chain<T: Float>(steps: &[EpilogueStep], inputs: &[&Tensor], out_shape: &[u64]) -> Result<Tensor> {
+    let x = inputs.first().ok_or_else(|| invalid("fused elementwise chain without input"))?;
+    let shape = dims(out_shape)?;
+    let v = values::<T>(x)?;
+    let st = broadcast_strides(&dims(x.shape())?, &shape)?;
+    let mut y = Vec::with_capacity(shape.iter().product());
+    walk(&shape, [&st], |[i]| y.push(v[i]));
+    apply(&mut y, &shape, steps, inputs)?;
+    to_tensor(out_shape, &y)
 }
 
 #[cfg(test)]
