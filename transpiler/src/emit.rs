@@ -9,6 +9,8 @@ use wdnn_descriptor_spec::{DType, Graph as Descriptor, IoBinding, Kernel, Op, St
 use crate::codegen::Target;
 use crate::error::ConvertError;
 use crate::ir::{Graph, ValueId};
+use crate::passes::{concat_views, in_place};
+use crate::pipeline::{self, PassReport, PassSelection};
 use crate::plan::{self, MemoryPlan};
 
 /// How large f32 weights are stored.
@@ -48,6 +50,10 @@ pub struct EmittedBackend {
     pub plan: MemoryPlan,
     /// Number of kernels.
     pub kernels: usize,
+    /// What the backend's memory passes did.
+    pub passes: Vec<PassReport>,
+    /// Kernels per op in the descriptor.
+    pub census: Vec<(String, usize)>,
 }
 
 /// The output-channel axis of each large f32 weight of a Conv, ConvTranspose or MatMul: where lossy encodings
@@ -74,13 +80,27 @@ fn lossy_axes(graph: &Graph) -> HashMap<ValueId, usize> {
     axes
 }
 
-/// Builds one backend's descriptor and weights from `graph`.
+/// Builds one backend's descriptor and weights from the optimized `graph`: the backend's layout hook, its memory
+/// passes (as `selection` allows), the memory plan, then encoding.
 pub fn emit(
     graph: &Graph,
     target: &dyn Target,
     format: WeightFormat,
     level: i32,
+    selection: &PassSelection,
 ) -> Result<EmittedBackend, ConvertError> {
+    let mut graph = graph.clone();
+    target.prepare(&mut graph)?;
+    pipeline::check(&graph, &format!("{} layout", target.name()))?;
+    let mut passes = Vec::new();
+    if target.concat_views() && selection.enabled("concat-views") {
+        let alignment = target.alignment();
+        passes.push(pipeline::run_one(&mut graph, "concat-views", |g| concat_views::run(g, alignment))?);
+    }
+    if target.in_place() && selection.enabled("in-place") {
+        passes.push(pipeline::run_one(&mut graph, "in-place", in_place::run)?);
+    }
+    let graph = &graph;
     let plan = plan::plan(graph, target.alignment());
     let lossy = lossy_axes(graph);
     let mut writer = WeightsWriter::new();
@@ -124,7 +144,10 @@ pub fn emit(
         inputs.push(IoBinding { name: graph.value(v).name.clone(), tensor: tensor_of(v, &mut tensors, &mut writer)? });
     }
     let mut kernels = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if concat_views::is_elided(graph, i) {
+            continue;
+        }
         let ins = node.inputs.iter().map(|&v| tensor_of(v, &mut tensors, &mut writer)).collect::<Result<_, _>>()?;
         let outs = node.outputs.iter().map(|&v| tensor_of(v, &mut tensors, &mut writer)).collect::<Result<_, _>>()?;
         kernels.push(Kernel {
@@ -156,7 +179,8 @@ pub fn emit(
         detail: e.to_string(),
     })?;
     let kernels = descriptor.kernels.len();
-    Ok(EmittedBackend { graph: descriptor.to_bytes()?, weights: writer.finish(level)?, plan, kernels })
+    let census = graph.op_census_where(|i| !concat_views::is_elided(graph, i));
+    Ok(EmittedBackend { graph: descriptor.to_bytes()?, weights: writer.finish(level)?, plan, kernels, passes, census })
 }
 
 fn f32s(t: &wdnn_runner_core::Tensor, name: &str) -> Result<Vec<f32>, ConvertError> {

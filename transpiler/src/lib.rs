@@ -38,6 +38,8 @@ pub struct ConvertOptions {
     pub zstd_level: i32,
     /// Image preprocessing to record in the manifest.
     pub preprocessing: Option<Preprocessing>,
+    /// Which optimizer passes run.
+    pub passes: pipeline::PassSelection,
 }
 
 impl Default for ConvertOptions {
@@ -48,6 +50,7 @@ impl Default for ConvertOptions {
             weights: WeightFormat::F32,
             zstd_level: DEFAULT_ZSTD_LEVEL,
             preprocessing: None,
+            passes: pipeline::PassSelection::default(),
         }
     }
 }
@@ -68,11 +71,24 @@ pub struct ConvertSummary {
     /// Each file written, with its size.
     pub files: Vec<(String, u64)>,
     /// Per backend: kernels and the memory plan.
-    pub backends: Vec<(String, usize, plan::MemoryPlan)>,
+    pub backends: Vec<BackendSummary>,
     /// What each pass did.
     pub passes: Vec<pipeline::PassReport>,
     /// Seconds per stage.
     pub stages: Vec<(&'static str, f64)>,
+}
+
+/// One backend's descriptor in numbers.
+#[derive(Debug, Clone)]
+pub struct BackendSummary {
+    /// The backend.
+    pub backend: String,
+    /// Kernels in its descriptor.
+    pub kernels: usize,
+    /// Kernels per op.
+    pub census: Vec<(String, usize)>,
+    /// Its memory plan.
+    pub plan: plan::MemoryPlan,
 }
 
 /// Converts the ONNX model at `onnx` into a bundle in `out_dir`; `progress` hears each stage as it starts.
@@ -112,7 +128,8 @@ pub fn convert(
     lap(&mut stages, "import");
 
     progress("optimizing");
-    let passes = pipeline::run(&mut graph, pipeline::PASSES)?;
+    options.passes.validate().map_err(|detail| ConvertError::Write { path: out_dir.display().to_string(), detail })?;
+    let mut passes = pipeline::run(&mut graph, &options.passes)?;
     lap(&mut stages, "passes");
 
     std::fs::create_dir_all(out_dir).map_err(|e| write_err(out_dir, e))?;
@@ -121,7 +138,8 @@ pub fn convert(
     let mut backends = Vec::new();
     for target in &targets {
         progress(&format!("encoding {} descriptor and weights", target.name()));
-        let emitted = emit::emit(&graph, target.as_ref(), options.weights, options.zstd_level)?;
+        let mut emitted = emit::emit(&graph, target.as_ref(), options.weights, options.zstd_level, &options.passes)?;
+        passes.append(&mut emitted.passes);
         let graph_file = format!("{}.graph.wdnn", target.name());
         // Backends whose weights encode identically share one file.
         let weights_file = match files.iter().find(|(_, bytes)| *bytes == emitted.weights) {
@@ -138,7 +156,12 @@ pub fn convert(
             weights: FileRef::describe(&weights_file, &emitted.weights),
         });
         files.push((graph_file, emitted.graph));
-        backends.push((target.name().to_string(), emitted.kernels, emitted.plan));
+        backends.push(BackendSummary {
+            backend: target.name().to_string(),
+            kernels: emitted.kernels,
+            census: emitted.census,
+            plan: emitted.plan,
+        });
     }
     lap(&mut stages, "encode");
 
@@ -163,7 +186,9 @@ pub fn convert(
     }
     lap(&mut stages, "write");
 
-    let parameters = graph.values.iter().filter(|v| v.constant.is_some()).map(|v| v.numel()).sum();
+    let used: std::collections::BTreeSet<ir::ValueId> =
+        graph.nodes.iter().flat_map(|n| n.inputs.iter().copied()).collect();
+    let parameters = used.iter().filter(|&&v| graph.constant(v).is_some()).map(|&v| graph.value(v).numel()).sum();
     Ok(ConvertSummary {
         model_name: graph.name.clone(),
         op_census: graph.op_census(),

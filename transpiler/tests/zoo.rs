@@ -7,23 +7,34 @@ mod common;
 use common::*;
 use wdnn_runner_core::Tensor;
 use wdnn_transpiler::ConvertOptions;
+use wdnn_transpiler::pipeline::PassSelection;
 
-/// Random weights: the output and, where the graph ends in a Softmax, the logits.
-fn random_weights(name: &str) {
+/// Runs the random-weight copy of `name` converted with `passes` on its seeded random input.
+fn run_random(name: &str, passes: PassSelection) -> Vec<Tensor> {
     let model = cache_file(&format!("zoo-random/{name}.onnx"));
     // Random weights do not compress; a fast zstd level keeps these tests quick without changing the format.
-    let options = ConvertOptions { zstd_level: 3, ..ConvertOptions::default() };
+    let options = ConvertOptions { zstd_level: 3, passes, ..ConvertOptions::default() };
     let (bundle, _) = convert(&model, &options);
     let mut session = fallback_session(&bundle);
     let input = read_npy(&cache_file(&format!("zoo-random/{name}.input.npy")));
     let input_name = session.inputs()[0].name.clone();
-    let outputs = session.run(&[(input_name.as_str(), input)]).unwrap();
+    session.run(&[(input_name.as_str(), input)]).unwrap().into_iter().map(|(_, t)| t).collect()
+}
+
+/// Random weights: the output and, where the graph ends in a Softmax, the logits match onnxruntime (1e-4); and the
+/// optimized graph matches the unoptimized one (1e-5), the optimizer's property test.
+fn random_weights(name: &str) {
+    let optimized = run_random(name, PassSelection::default());
     let expected = read_npy(&cache_file(&format!("zoo-random/{name}.output.npy")));
-    assert_close(&format!("{name} output"), &outputs[0].1, &expected, 1e-4);
+    assert_close(&format!("{name} output"), &optimized[0], &expected, 1e-4);
     if name != "densenet121" {
         let expected = read_npy(&cache_file(&format!("zoo-random/{name}.logits.npy")));
-        assert_eq!(outputs.len(), 2, "{name}: the logits output is missing");
-        assert_close(&format!("{name} logits"), &outputs[1].1, &expected, 1e-4);
+        assert_eq!(optimized.len(), 2, "{name}: the logits output is missing");
+        assert_close(&format!("{name} logits"), &optimized[1], &expected, 1e-4);
+    }
+    let unoptimized = run_random(name, PassSelection { no_optimize: true, skip: vec![] });
+    for (i, (o, u)) in optimized.iter().zip(&unoptimized).enumerate() {
+        assert_close(&format!("{name} output {i}, optimized vs unoptimized"), o, u, 1e-5);
     }
 }
 

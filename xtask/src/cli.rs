@@ -9,6 +9,7 @@ use clap::{Args, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use wdnn_runner_core::spec::Preprocessing;
 use wdnn_runner_core::{Backend, Bundle, Tensor};
+use wdnn_transpiler::pipeline::PassSelection;
 use wdnn_transpiler::{ConvertOptions, WeightFormat};
 
 use crate::{image_input, npy};
@@ -27,6 +28,8 @@ pub enum Command {
     Fixtures,
     /// Generate fixtures, then run every test: the command CI runs.
     Test(TestArgs),
+    /// CPU latency of the fallback backend with and without optimization, beside tract and onnxruntime.
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -54,6 +57,12 @@ pub struct ConvertArgs {
     /// Print what every pass changed and the memory plan.
     #[arg(long)]
     report: bool,
+    /// Skip an optimizer pass by name (repeatable; `--report` lists them).
+    #[arg(long = "skip-pass")]
+    skip_passes: Vec<String>,
+    /// Skip every optimizer pass.
+    #[arg(long)]
+    no_optimize: bool,
 }
 
 #[derive(Args)]
@@ -87,6 +96,13 @@ pub struct InspectArgs {
 }
 
 #[derive(Args)]
+pub struct BenchArgs {
+    /// Criterion samples per measurement.
+    #[arg(long, default_value_t = 20)]
+    samples: usize,
+}
+
+#[derive(Args)]
 pub struct TestArgs {
     /// Extra arguments for `cargo test`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -115,7 +131,7 @@ fn preprocessing(name: &str) -> Result<Preprocessing> {
 }
 
 /// The backends compiled into this binary, best first.
-fn available_backends() -> Vec<Box<dyn Backend>> {
+pub(crate) fn available_backends() -> Vec<Box<dyn Backend>> {
     vec![Box::new(wdnn_runner_fallback::FallbackBackend)]
 }
 
@@ -126,6 +142,7 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
         weights: args.weights,
         zstd_level: args.zstd_level,
         preprocessing: args.preprocess.as_deref().map(preprocessing).transpose()?,
+        passes: PassSelection { no_optimize: args.no_optimize, skip: args.skip_passes },
     };
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));
@@ -149,32 +166,39 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
         println!("             {file}: {size} bytes");
     }
     if args.report {
-        println!("passes:");
-        for p in &summary.passes {
-            let changes: Vec<String> = p.stats.changes.iter().map(|(what, n)| format!("{what}: {n}")).collect();
-            println!(
-                "  {:<22} kernels {:>4} -> {:<4} {}  ({:.3} s)",
-                p.name,
-                p.nodes_before,
-                p.nodes_after,
-                changes.join(", "),
-                p.seconds
-            );
-        }
-        for (backend, kernels, plan) in &summary.backends {
-            println!(
-                "memory plan ({backend}, {kernels} kernels): arena {} bytes, naive {} bytes ({:.2}× arena), lower bound {} bytes (arena {:.3}× of it)",
-                plan.arena_size,
-                plan.naive_size,
-                plan.naive_size as f64 / plan.arena_size.max(1) as f64,
-                plan.lower_bound,
-                plan.arena_size as f64 / plan.lower_bound.max(1) as f64
-            );
-        }
-        let stages: Vec<String> = summary.stages.iter().map(|(s, t)| format!("{s} {t:.2} s")).collect();
-        println!("stages: {}", stages.join(", "));
+        print_report(&summary);
     }
     Ok(())
+}
+
+fn print_report(summary: &wdnn_transpiler::ConvertSummary) {
+    println!("passes:");
+    for p in &summary.passes {
+        let changes: Vec<String> = p.stats.changes.iter().map(|(what, n)| format!("{what}: {n}")).collect();
+        println!(
+            "  {:<20} kernels {:>4} -> {:<4} {}  ({:.3} s)",
+            p.name,
+            p.nodes_before,
+            p.nodes_after,
+            changes.join(", "),
+            p.seconds
+        );
+    }
+    for b in &summary.backends {
+        let ops: Vec<String> = b.census.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        println!("{} descriptor: {} kernels: {}", b.backend, b.kernels, ops.join(", "));
+        let p = &b.plan;
+        println!(
+            "  memory plan: arena {} bytes; naive {} bytes ({:.2}× the arena); lower bound {} bytes (arena = {:.3}× of it)",
+            p.arena_size,
+            p.naive_size,
+            p.naive_size as f64 / p.arena_size.max(1) as f64,
+            p.lower_bound,
+            p.arena_size as f64 / p.lower_bound.max(1) as f64
+        );
+    }
+    let stages: Vec<String> = summary.stages.iter().map(|(s, t)| format!("{s} {t:.2} s")).collect();
+    println!("stages: {}", stages.join(", "));
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -265,8 +289,12 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     Ok(())
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    crate::bench::bench(&repo_root(), args.samples)
 }
 
 pub fn fixtures() -> Result<()> {

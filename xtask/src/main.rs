@@ -1,5 +1,6 @@
 //! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test`.
 
+mod bench;
 mod cli;
 mod image_input;
 mod npy;
@@ -13,6 +14,7 @@ fn main() -> Result<()> {
         cli::Command::Run(args) => cli::run(args),
         cli::Command::Inspect(args) => cli::inspect(args),
         cli::Command::Fixtures => cli::fixtures(),
+        cli::Command::Bench(args) => cli::bench(args),
         cli::Command::Test(args) => cli::test(args),
     }
 }

@@ -18,6 +18,23 @@ pub trait Target {
     /// Alignment of arena offsets, in bytes.
     fn alignment(&self) -> u64;
 
+    /// Whether this backend's kernels may write their output over an input (see `passes::in_place`).
+    fn in_place(&self) -> bool {
+        true
+    }
+
+    /// Whether producers may write straight into slices of a concat output (see `passes::concat_views`).
+    fn concat_views(&self) -> bool {
+        true
+    }
+
+    /// The layout hook: rewrites the (already optimized) graph into what this backend's kernels want, e.g.
+    /// pre-transposed or packed weights, before memory planning and emission. The default keeps the portable
+    /// layout (NCHW activations, ONNX weight layouts).
+    fn prepare(&self, _graph: &mut Graph) -> Result<(), ConvertError> {
+        Ok(())
+    }
+
     /// Adds backend-specific payloads to a descriptor whose kernels mirror `graph`'s nodes one to one.
     fn finish(&self, _graph: &Graph, _descriptor: &mut Descriptor) -> Result<(), ConvertError> {
         Ok(())

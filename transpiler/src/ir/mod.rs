@@ -74,6 +74,20 @@ pub struct Graph {
     pub inputs: Vec<ValueId>,
     /// The model's outputs, in signature order, with their names.
     pub outputs: Vec<(String, ValueId)>,
+    /// Values that live inside another value's memory (a concat input inside the concat output, an in-place
+    /// result over its input). Set by the memory passes, honoured by the planner.
+    pub views: Vec<View>,
+}
+
+/// `value` occupies the bytes of `base` starting `offset` bytes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    /// The value stored inside another.
+    pub value: ValueId,
+    /// The value whose memory it uses.
+    pub base: ValueId,
+    /// Byte offset inside `base`.
+    pub offset: u64,
 }
 
 impl Graph {
@@ -118,6 +132,32 @@ impl Graph {
     /// The constant data of `id`, if it is a constant.
     pub fn constant(&self, id: ValueId) -> Option<&Tensor> {
         self.value(id).constant.as_ref()
+    }
+
+    /// The f32 values of a constant, if `id` is an f32 constant.
+    pub fn constant_f32(&self, id: ValueId) -> Option<Vec<f32>> {
+        let c = self.constant(id)?;
+        if c.dtype() != DType::F32 {
+            return None;
+        }
+        c.to_vec::<f32>().ok()
+    }
+
+    /// The value of a one-element f32 constant.
+    pub fn scalar_f32(&self, id: ValueId) -> Option<f32> {
+        let values = self.constant_f32(id)?;
+        (values.len() == 1).then(|| values[0])
+    }
+
+    /// How many times `id` is read: by node input slots, plus once if it is a model output.
+    pub fn use_count(&self, id: ValueId) -> usize {
+        let reads = self.nodes.iter().flat_map(|n| &n.inputs).filter(|&&i| i == id).count();
+        reads + usize::from(self.is_output(id))
+    }
+
+    /// True when `id` is a view into another value, or another value is a view into it.
+    pub fn in_view(&self, id: ValueId) -> bool {
+        self.views.iter().any(|v| v.value == id || v.base == id)
     }
 
     /// For each value, the node producing it (None for inputs and constants).
@@ -165,9 +205,16 @@ impl Graph {
 
     /// Number of nodes per op name, sorted by name.
     pub fn op_census(&self) -> Vec<(String, usize)> {
+        self.op_census_where(|_| true)
+    }
+
+    /// Number of nodes per op name among the nodes whose index passes `keep`.
+    pub fn op_census_where(&self, keep: impl Fn(usize) -> bool) -> Vec<(String, usize)> {
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
-        for node in &self.nodes {
-            *counts.entry(op_label(&node.op)).or_default() += 1;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if keep(i) {
+                *counts.entry(op_label(&node.op)).or_default() += 1;
+            }
         }
         counts.into_iter().collect()
     }

@@ -1,7 +1,12 @@
 //! Graph passes: each a small function of the IR, in its own file, with a `//!` contract and its own tests.
 
+pub mod affine_merge;
+pub mod canonicalize;
+pub mod concat_views;
 pub mod dead_code;
 pub mod fold_constants;
+pub mod fuse_elementwise;
+pub mod in_place;
 pub mod materialize_outputs;
 
 /// What a pass changed, for the per-pass report.

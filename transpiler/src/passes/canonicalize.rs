@@ -1,0 +1,289 @@
+//! Canonical forms for what importers spell many ways, so the later passes match one pattern each:
+//!
+//! - `Max(x, 0)` → `Relu`, `Max(x, c)` / `Min(x, c)` with a scalar constant → `Clip`;
+//! - a `Relu`/`Clip` feeding only another `Clip` → one `Clip` (ONNX `Clip(0, 6)` arrives as `Min(Max(x, 0), 6)`);
+//! - `Sub(x, c)` → `Add(x, −c)` and `Div(x, c)` → `Mul(x, 1/c)` for float constants (the affine merge then sees
+//!   one form);
+//! - identities removed: `Mul(x, 1)`, `Add(x, 0)`, a `Reshape` to the same shape, and a `Reshape` of a `Reshape`
+//!   collapsed into one.
+//!
+//! It does not touch model outputs' producers in ways that would rename an output, and it never changes results
+//! beyond the rounding of `1/c`.
+
+use wdnn_descriptor_spec::{BinaryFn, DType, Op, ReduceFn, UnaryFn};
+use wdnn_runner_core::Tensor;
+
+use crate::ir::{Graph, ValueId};
+
+use super::PassStats;
+
+/// Rewrites every node into its canonical form.
+pub fn run(graph: &mut Graph) -> PassStats {
+    let (mut activations, mut affine, mut identities) = (0, 0, 0);
+    for i in 0..graph.nodes.len() {
+        if let Some(op) = activation_form(graph, i) {
+            let x = non_constant_input(graph, i).unwrap_or(graph.nodes[i].inputs[0]);
+            graph.nodes[i].op = op;
+            graph.nodes[i].inputs = vec![x];
+            activations += 1;
+        } else if let Some((fun, constant)) = affine_form(graph, i) {
+            let x = graph.nodes[i].inputs[0];
+            let name = format!("{}.canonical", graph.nodes[i].name);
+            let c = graph.add_constant(&name, constant);
+            graph.nodes[i].op = Op::Binary { fun };
+            graph.nodes[i].inputs = vec![x, c];
+            affine += 1;
+        }
+    }
+    let means = sum_then_scale_to_mean(graph);
+    let merged = merge_clips(graph);
+    identities += remove_identities(graph);
+    PassStats {
+        changes: vec![
+            ("Max/Min → Relu/Clip".to_string(), activations),
+            ("Sub/Div by constant → Add/Mul".to_string(), affine),
+            ("activations merged".to_string(), merged),
+            ("ReduceSum·(1/n) → ReduceMean".to_string(), means),
+            ("identities removed".to_string(), identities),
+        ],
+    }
+}
+
+fn non_constant_input(graph: &Graph, node: usize) -> Option<ValueId> {
+    graph.nodes[node].inputs.iter().copied().find(|&v| graph.constant(v).is_none())
+}
+
+/// `Max`/`Min` of an f32 value and a scalar f32 constant, as a `Relu` or `Clip`.
+fn activation_form(graph: &Graph, node: usize) -> Option<Op> {
+    let n = &graph.nodes[node];
+    let Op::Binary { fun: fun @ (BinaryFn::Max | BinaryFn::Min) } = n.op else { return None };
+    let [a, b] = n.inputs[..] else { return None };
+    let (x, c) = match (graph.scalar_f32(a), graph.scalar_f32(b)) {
+        (None, Some(c)) => (a, c),
+        (Some(c), None) => (b, c),
+        _ => return None,
+    };
+    let out = graph.value(n.outputs[0]);
+    if graph.value(x).dtype != DType::F32 || graph.value(x).shape != out.shape {
+        return None;
+    }
+    Some(Op::Unary {
+        fun: match (fun, c) {
+            (BinaryFn::Max, 0.0) => UnaryFn::Relu,
+            (BinaryFn::Max, c) => UnaryFn::Clip { min: c, max: f32::INFINITY },
+            (_, c) => UnaryFn::Clip { min: f32::NEG_INFINITY, max: c },
+        },
+    })
+}
+
+/// `Sub(x, c)` / `Div(x, c)` with an f32 constant `c`, as `Add(x, −c)` / `Mul(x, 1/c)`.
+fn affine_form(graph: &Graph, node: usize) -> Option<(BinaryFn, Tensor)> {
+    let n = &graph.nodes[node];
+    let Op::Binary { fun: fun @ (BinaryFn::Sub | BinaryFn::Div) } = n.op else { return None };
+    let [x, c] = n.inputs[..] else { return None };
+    if graph.constant(x).is_some() || graph.value(x).dtype != DType::F32 {
+        return None;
+    }
+    let values = graph.constant_f32(c)?;
+    let shape = graph.value(c).shape.clone();
+    let (fun, values): (BinaryFn, Vec<f32>) = match fun {
+        BinaryFn::Sub => (BinaryFn::Add, values.iter().map(|v| -v).collect()),
+        _ => (BinaryFn::Mul, values.iter().map(|v| 1.0 / v).collect()),
+    };
+    Some((fun, Tensor::new(&shape, &values).ok()?))
+}
+
+/// `Mul(ReduceSum(x, axes), 1/n)` where `n` is the number of values summed → `ReduceMean(x, axes)`: how
+/// importers spell GlobalAveragePool and ReduceMean.
+fn sum_then_scale_to_mean(graph: &mut Graph) -> usize {
+    let producers = graph.producers();
+    let mut removed = vec![false; graph.nodes.len()];
+    let mut count = 0;
+    for i in 0..graph.nodes.len() {
+        let Op::Binary { fun: BinaryFn::Mul } = graph.nodes[i].op else { continue };
+        let [a, b] = graph.nodes[i].inputs[..] else { continue };
+        let (sum, scale) = match (graph.scalar_f32(a), graph.scalar_f32(b)) {
+            (None, Some(s)) => (a, s),
+            (Some(s), None) => (b, s),
+            _ => continue,
+        };
+        let Some(p) = producers[sum.0 as usize] else { continue };
+        let p = p.0 as usize;
+        let Op::Reduce { fun: ReduceFn::Sum, axes } = &graph.nodes[p].op else { continue };
+        let x = graph.value(graph.nodes[p].inputs[0]);
+        let n: u64 = axes.iter().map(|&a| x.shape.get(a as usize).copied().unwrap_or(1)).product();
+        let same_shape = graph.value(sum).shape == graph.value(graph.nodes[i].outputs[0]).shape;
+        if removed[p] || graph.use_count(sum) != 1 || !same_shape || ((scale * n as f32) - 1.0).abs() > 1e-6 {
+            continue;
+        }
+        let axes = axes.clone();
+        graph.nodes[i].op = Op::Reduce { fun: ReduceFn::Mean, axes };
+        graph.nodes[i].inputs = graph.nodes[p].inputs.clone();
+        removed[p] = true;
+        count += 1;
+    }
+    let mut flags = removed.into_iter();
+    graph.nodes.retain(|_| !flags.next().unwrap_or(false));
+    count
+}
+
+fn clip_bounds(op: &Op) -> Option<(f32, f32)> {
+    match op {
+        Op::Unary { fun: UnaryFn::Relu } => Some((0.0, f32::INFINITY)),
+        Op::Unary { fun: UnaryFn::Clip { min, max } } => Some((*min, *max)),
+        _ => None,
+    }
+}
+
+/// Folds a `Relu`/`Clip` that feeds only another `Clip` into it.
+fn merge_clips(graph: &mut Graph) -> usize {
+    let mut merged = 0;
+    let producers = graph.producers();
+    let mut removed = vec![false; graph.nodes.len()];
+    for i in 0..graph.nodes.len() {
+        let Some((min2, max2)) = clip_bounds(&graph.nodes[i].op) else { continue };
+        let x = graph.nodes[i].inputs[0];
+        let Some(p) = producers[x.0 as usize] else { continue };
+        let p = p.0 as usize;
+        if removed[p] || graph.use_count(x) != 1 {
+            continue;
+        }
+        let Some((min1, max1)) = clip_bounds(&graph.nodes[p].op) else { continue };
+        let (min, max) = (min1.max(min2), max1.min(max2));
+        let fun = if min == 0.0 && max == f32::INFINITY { UnaryFn::Relu } else { UnaryFn::Clip { min, max } };
+        graph.nodes[i].op = Op::Unary { fun };
+        graph.nodes[i].inputs = graph.nodes[p].inputs.clone();
+        removed[p] = true;
+        merged += 1;
+    }
+    let mut flags = removed.into_iter();
+    graph.nodes.retain(|_| !flags.next().unwrap_or(false));
+    merged
+}
+
+/// True when the node passes its first input through unchanged.
+fn is_identity(graph: &Graph, node: usize) -> bool {
+    let n = &graph.nodes[node];
+    let out = graph.value(n.outputs[0]);
+    let x = graph.value(n.inputs[0]);
+    if x.shape != out.shape || x.dtype != out.dtype || graph.constant(n.inputs[0]).is_some() {
+        return false;
+    }
+    match n.op {
+        Op::Reshape => true,
+        Op::Binary { fun: BinaryFn::Mul } => n.inputs.get(1).and_then(|&c| graph.scalar_f32(c)) == Some(1.0),
+        Op::Binary { fun: BinaryFn::Add } => n.inputs.get(1).and_then(|&c| graph.scalar_f32(c)) == Some(0.0),
+        _ => false,
+    }
+}
+
+/// Drops identity nodes (rewiring their readers) and collapses `Reshape(Reshape(x))`.
+fn remove_identities(graph: &mut Graph) -> usize {
+    let mut removed = 0;
+    let mut i = 0;
+    while i < graph.nodes.len() {
+        let out = graph.nodes[i].outputs[0];
+        if is_identity(graph, i) && !graph.is_output(out) {
+            let x = graph.nodes[i].inputs[0];
+            graph.nodes.remove(i);
+            graph.replace_uses(out, x);
+            removed += 1;
+            continue;
+        }
+        if matches!(graph.nodes[i].op, Op::Reshape) {
+            let x = graph.nodes[i].inputs[0];
+            let producer = graph.nodes[..i].iter().position(|n| n.outputs.contains(&x));
+            if let Some(p) = producer
+                && matches!(graph.nodes[p].op, Op::Reshape)
+                && graph.use_count(x) == 1
+            {
+                graph.nodes[i].inputs = graph.nodes[p].inputs.clone();
+                graph.nodes.remove(p);
+                removed += 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(g: &mut Graph, v: f32) -> ValueId {
+        g.add_constant("c", Tensor::new(&[], &[v]).unwrap())
+    }
+
+    #[test]
+    fn relu6_spelled_as_max_then_min_becomes_one_clip() {
+        let mut g = Graph::new("t");
+        let x = g.add_value("x", DType::F32, &[4]);
+        let (zero, six) = (scalar(&mut g, 0.0), scalar(&mut g, 6.0));
+        let a = g.add_value("a", DType::F32, &[4]);
+        let y = g.add_value("y", DType::F32, &[4]);
+        g.inputs.push(x);
+        g.add_node("max", Op::Binary { fun: BinaryFn::Max }, &[x, zero], &[a]);
+        g.add_node("min", Op::Binary { fun: BinaryFn::Min }, &[a, six], &[y]);
+        g.outputs.push(("y".into(), y));
+        let stats = run(&mut g);
+        assert_eq!(stats.changes[0].1, 2);
+        assert_eq!(g.nodes.len(), 1);
+        assert_eq!(g.nodes[0].op, Op::Unary { fun: UnaryFn::Clip { min: 0.0, max: 6.0 } });
+        assert_eq!(g.nodes[0].inputs, vec![x]);
+    }
+
+    #[test]
+    fn relu_whose_input_is_also_an_output_is_not_merged_away() {
+        let mut g = Graph::new("t");
+        let x = g.add_value("x", DType::F32, &[4]);
+        let six = scalar(&mut g, 6.0);
+        let r = g.add_value("r", DType::F32, &[4]);
+        let y = g.add_value("y", DType::F32, &[4]);
+        g.inputs.push(x);
+        g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[x], &[r]);
+        g.add_node("min", Op::Binary { fun: BinaryFn::Min }, &[r, six], &[y]);
+        g.outputs.push(("r".into(), r));
+        g.outputs.push(("y".into(), y));
+        run(&mut g);
+        assert_eq!(g.nodes.len(), 2, "{g}");
+    }
+
+    #[test]
+    fn sub_and_div_by_constants_become_add_and_mul() {
+        let mut g = Graph::new("t");
+        let x = g.add_value("x", DType::F32, &[2]);
+        let c = g.add_constant("c", Tensor::new(&[2], &[2f32, 4.0]).unwrap());
+        let a = g.add_value("a", DType::F32, &[2]);
+        let y = g.add_value("y", DType::F32, &[2]);
+        g.inputs.push(x);
+        g.add_node("sub", Op::Binary { fun: BinaryFn::Sub }, &[x, c], &[a]);
+        g.add_node("div", Op::Binary { fun: BinaryFn::Div }, &[a, c], &[y]);
+        g.outputs.push(("y".into(), y));
+        run(&mut g);
+        assert_eq!(g.nodes[0].op, Op::Binary { fun: BinaryFn::Add });
+        assert_eq!(g.constant_f32(g.nodes[0].inputs[1]).unwrap(), vec![-2.0, -4.0]);
+        assert_eq!(g.nodes[1].op, Op::Binary { fun: BinaryFn::Mul });
+        assert_eq!(g.constant_f32(g.nodes[1].inputs[1]).unwrap(), vec![0.5, 0.25]);
+    }
+
+    #[test]
+    fn identities_are_removed_and_reshape_chains_collapse() {
+        let mut g = Graph::new("t");
+        let x = g.add_value("x", DType::F32, &[2, 3]);
+        let one = scalar(&mut g, 1.0);
+        let a = g.add_value("a", DType::F32, &[2, 3]);
+        let b = g.add_value("b", DType::F32, &[6]);
+        let y = g.add_value("y", DType::F32, &[3, 2]);
+        g.inputs.push(x);
+        g.add_node("mul1", Op::Binary { fun: BinaryFn::Mul }, &[x, one], &[a]);
+        g.add_node("flat", Op::Reshape, &[a], &[b]);
+        g.add_node("back", Op::Reshape, &[b], &[y]);
+        g.outputs.push(("y".into(), y));
+        run(&mut g);
+        assert_eq!(g.nodes.len(), 1, "{g}");
+        assert_eq!(g.nodes[0].inputs, vec![x]);
+        assert_eq!(g.nodes[0].outputs, vec![y]);
+    }
+}

@@ -1,0 +1,104 @@
+//! Concat without copies: when a `Concat` joins contiguous blocks of its output (every axis before the concat axis
+//! has extent 1, as for a channel concat at batch 1), each input becomes a view at its offset inside the output, so
+//! its producer writes straight into place and the `Concat` kernel is not emitted.
+//!
+//! It does not fire when an input is a constant, a model input or output, read by anything else, repeated, already
+//! a view, or would start at an offset that is not a multiple of the target's alignment.
+
+use wdnn_descriptor_spec::Op;
+
+use crate::ir::{Graph, View};
+
+use super::PassStats;
+
+/// Turns eligible concat inputs into views; `alignment` is the backend's arena alignment in bytes.
+pub fn run(graph: &mut Graph, alignment: u64) -> PassStats {
+    let producers = graph.producers();
+    let mut elided = 0;
+    for i in 0..graph.nodes.len() {
+        let Op::Concat { axis } = graph.nodes[i].op else { continue };
+        let out = graph.nodes[i].outputs[0];
+        let out_shape = graph.value(out).shape.clone();
+        if out_shape[..axis as usize].iter().any(|&d| d != 1) || graph.in_view(out) {
+            continue;
+        }
+        let inputs = graph.nodes[i].inputs.clone();
+        let mut offsets = Vec::with_capacity(inputs.len());
+        let mut offset = 0u64;
+        let eligible = inputs.iter().enumerate().all(|(k, &v)| {
+            let value = graph.value(v);
+            let ok = value.constant.is_none()
+                && producers[v.0 as usize].is_some()
+                && !graph.is_output(v)
+                && graph.use_count(v) == 1
+                && !inputs[..k].contains(&v)
+                && !graph.in_view(v)
+                && offset.is_multiple_of(alignment);
+            offsets.push(offset);
+            offset += value.byte_size();
+            ok
+        });
+        if !eligible {
+            continue;
+        }
+        for (&v, &offset) in inputs.iter().zip(&offsets) {
+            graph.views.push(View { value: v, base: out, offset });
+        }
+        elided += 1;
+    }
+    PassStats::one("concats done in place", elided)
+}
+
+/// True when node `i` is a `Concat` whose inputs are all views into its output: nothing to execute.
+pub fn is_elided(graph: &Graph, i: usize) -> bool {
+    let node = &graph.nodes[i];
+    matches!(node.op, Op::Concat { .. })
+        && node.inputs.iter().all(|&v| graph.views.iter().any(|w| w.value == v && w.base == node.outputs[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wdnn_descriptor_spec::{DType, UnaryFn};
+
+    fn branches(shared: bool) -> Graph {
+        let mut g = Graph::new("t");
+        let x = g.add_value("x", DType::F32, &[1, 4, 2, 2]);
+        g.inputs.push(x);
+        let a = g.add_value("a", DType::F32, &[1, 4, 2, 2]);
+        let b = g.add_value("b", DType::F32, &[1, 4, 2, 2]);
+        let y = g.add_value("y", DType::F32, &[1, 8, 2, 2]);
+        g.add_node("a", Op::Unary { fun: UnaryFn::Relu }, &[x], &[a]);
+        g.add_node("b", Op::Unary { fun: UnaryFn::Exp }, &[x], &[b]);
+        g.add_node("cat", Op::Concat { axis: 1 }, &[a, b], &[y]);
+        g.outputs.push(("y".into(), y));
+        if shared {
+            let z = g.add_value("z", DType::F32, &[1, 4, 2, 2]);
+            g.add_node("z", Op::Unary { fun: UnaryFn::Neg }, &[b], &[z]);
+            g.outputs.push(("z".into(), z));
+        }
+        g
+    }
+
+    #[test]
+    fn channel_concat_inputs_become_views() {
+        let mut g = branches(false);
+        assert_eq!(run(&mut g, 16).total(), 1);
+        assert_eq!(g.views.len(), 2);
+        assert_eq!(g.views[1].offset, 64);
+        assert!(is_elided(&g, 2));
+    }
+
+    #[test]
+    fn concat_input_used_elsewhere_is_left_alone() {
+        let mut g = branches(true);
+        assert_eq!(run(&mut g, 16).total(), 0);
+        assert!(!is_elided(&g, 2));
+    }
+
+    #[test]
+    fn misaligned_slices_are_left_alone() {
+        let mut g = branches(false);
+        assert_eq!(run(&mut g, 256).total(), 0);
+    }
+}
