@@ -44,6 +44,9 @@ pub enum Op {
         dilations: Vec<u32>,
         /// Explicit padding: the begin value of every spatial axis, then the end value of every spatial axis.
         pads: Vec<u32>,
+        /// Activations are NHWC (channels on the last axis) instead of NCHW; weights keep their layout.
+        #[serde(default)]
+        channels_last: bool,
         /// Steps applied to each output value before it is stored (SPEC §5.4).
         #[serde(default)]
         epilogue: Vec<EpilogueStep>,
@@ -59,6 +62,9 @@ pub enum Op {
         dilations: Vec<u32>,
         /// Padding removed from the full output: begin values, then end values.
         pads: Vec<u32>,
+        /// Activations are NHWC (channels on the last axis) instead of NCHW; weights keep their layout.
+        #[serde(default)]
+        channels_last: bool,
         /// Steps applied to each output value before it is stored (SPEC §5.4).
         #[serde(default)]
         epilogue: Vec<EpilogueStep>,
@@ -86,6 +92,9 @@ pub enum Op {
         dilations: Vec<u32>,
         /// Begin paddings, then end paddings. Padded positions never win.
         pads: Vec<u32>,
+        /// Activations are NHWC (channels on the last axis) instead of NCHW; weights keep their layout.
+        #[serde(default)]
+        channels_last: bool,
     },
     /// ONNX `AveragePool` in NCHW; the output shape is the output tensor's.
     AveragePool {
@@ -98,6 +107,9 @@ pub enum Op {
         dilations: Vec<u32>,
         /// Begin paddings, then end paddings.
         pads: Vec<u32>,
+        /// Activations are NHWC (channels on the last axis) instead of NCHW; weights keep their layout.
+        #[serde(default)]
+        channels_last: bool,
         /// Divide by the whole window (padding included) instead of by the number of real input positions.
         count_include_pad: bool,
     },
@@ -277,6 +289,17 @@ impl Op {
             Op::Elementwise { steps } => Some(steps),
             _ => self.epilogue(),
         }
+    }
+
+    /// Whether a spatial op works on NHWC activations.
+    pub fn channels_last(&self) -> bool {
+        matches!(
+            self,
+            Op::Conv { channels_last: true, .. }
+                | Op::ConvTranspose { channels_last: true, .. }
+                | Op::MaxPool { channels_last: true, .. }
+                | Op::AveragePool { channels_last: true, .. }
+        )
     }
 
     /// Mutable access to the epilogue of ops that have one.

@@ -21,7 +21,9 @@ use crate::kernels::shape;
 /// Numeric kernels compute f16 tensors in f32 and round the results back, so every op that supports f32 also
 /// supports f16. Ops whose ONNX form took attributes as inputs (Reshape's shape, Slice's starts…) ignore extra inputs.
 pub fn eval(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Result<Vec<Tensor>, EvalError> {
-    let results = if computes_in_f32(op) && involves_f16(inputs, outputs) {
+    let results = if op.channels_last() {
+        crate::kernels::channels_last::eval(op, inputs, outputs)?
+    } else if computes_in_f32(op) && involves_f16(inputs, outputs) {
         eval_f16_in_f32(op, inputs, outputs)?
     } else {
         dispatch(op, inputs, outputs)?
@@ -126,22 +128,22 @@ fn dispatch(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Resul
             arity(op, inputs, 1, 1)?;
             elementwise::cast(x()?, out)?
         }
-        Op::Conv { group, strides, dilations, pads, epilogue } => {
+        Op::Conv { group, strides, dilations, pads, epilogue, .. } => {
             let attrs = ConvAttrs { group: *group, strides, dilations, pads, epilogue };
             conv::conv(&attrs, inputs, out)?
         }
-        Op::ConvTranspose { group, strides, dilations, pads, epilogue } => {
+        Op::ConvTranspose { group, strides, dilations, pads, epilogue, .. } => {
             let attrs = ConvAttrs { group: *group, strides, dilations, pads, epilogue };
             conv::conv_transpose(&attrs, inputs, out)?
         }
         Op::MatMul { transpose_a, transpose_b, epilogue } => {
             matmul::matmul(*transpose_a, *transpose_b, epilogue, inputs, out)?
         }
-        Op::MaxPool { kernel_shape, strides, dilations, pads } => {
+        Op::MaxPool { kernel_shape, strides, dilations, pads, .. } => {
             arity(op, inputs, 1, 1)?;
             pool::max_pool(&PoolAttrs { kernel_shape, strides, dilations, pads }, x()?, out)?
         }
-        Op::AveragePool { kernel_shape, strides, dilations, pads, count_include_pad } => {
+        Op::AveragePool { kernel_shape, strides, dilations, pads, count_include_pad, .. } => {
             arity(op, inputs, 1, 1)?;
             let attrs = PoolAttrs { kernel_shape, strides, dilations, pads };
             pool::average_pool(&attrs, *count_include_pad, x()?, out)?

@@ -9,7 +9,8 @@ use wdnn_descriptor_spec::{DType, Graph as Descriptor, IoBinding, Kernel, Op, St
 use crate::codegen::Target;
 use crate::error::ConvertError;
 use crate::ir::{Graph, ValueId};
-use crate::passes::{concat_views, in_place};
+use crate::passes::layout::{self, Layout};
+use crate::passes::{concat_views, dead_code, fold_constants, in_place};
 use crate::pipeline::{self, PassReport, PassSelection};
 use crate::plan::{self, MemoryPlan};
 
@@ -80,19 +81,26 @@ fn lossy_axes(graph: &Graph) -> HashMap<ValueId, usize> {
     axes
 }
 
-/// Builds one backend's descriptor and weights from the optimized `graph`: the backend's layout hook, its memory
-/// passes (as `selection` allows), the memory plan, then encoding.
+/// Builds one backend's descriptor and weights from the optimized `graph`: its activation layout (the backend's,
+/// unless `layout` overrides it), the backend's layout hook, its memory passes (as `selection` allows), the memory
+/// plan, then encoding.
 pub fn emit(
     graph: &Graph,
     target: &dyn Target,
     format: WeightFormat,
     level: i32,
     selection: &PassSelection,
+    layout: Option<Layout>,
 ) -> Result<EmittedBackend, ConvertError> {
     let mut graph = graph.clone();
+    let mut passes = Vec::new();
+    if layout.unwrap_or(target.activation_layout()) == Layout::ChannelsLast {
+        passes.push(pipeline::run_one(&mut graph, "layout", layout::to_channels_last)?);
+        passes.push(pipeline::run_one(&mut graph, "fold-constants", fold_constants::run)?);
+        passes.push(pipeline::run_one(&mut graph, "dead-code", dead_code::run)?);
+    }
     target.prepare(&mut graph)?;
     pipeline::check(&graph, &format!("{} layout", target.name()))?;
-    let mut passes = Vec::new();
     if target.concat_views() && selection.enabled("concat-views") {
         let alignment = target.alignment();
         passes.push(pipeline::run_one(&mut graph, "concat-views", |g| concat_views::run(g, alignment))?);

@@ -40,6 +40,8 @@ pub struct ConvertOptions {
     pub preprocessing: Option<Preprocessing>,
     /// Which optimizer passes run.
     pub passes: pipeline::PassSelection,
+    /// Force this activation layout on every backend (normally each backend chooses its own).
+    pub layout: Option<passes::layout::Layout>,
 }
 
 impl Default for ConvertOptions {
@@ -51,6 +53,7 @@ impl Default for ConvertOptions {
             zstd_level: DEFAULT_ZSTD_LEVEL,
             preprocessing: None,
             passes: pipeline::PassSelection::default(),
+            layout: None,
         }
     }
 }
@@ -138,7 +141,8 @@ pub fn convert(
     let mut backends = Vec::new();
     for target in &targets {
         progress(&format!("encoding {} descriptor and weights", target.name()));
-        let mut emitted = emit::emit(&graph, target.as_ref(), options.weights, options.zstd_level, &options.passes)?;
+        let mut emitted =
+            emit::emit(&graph, target.as_ref(), options.weights, options.zstd_level, &options.passes, options.layout)?;
         passes.append(&mut emitted.passes);
         let graph_file = format!("{}.graph.wdnn", target.name());
         // Backends whose weights encode identically share one file.

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use wdnn_transpiler::passes::layout::Layout;
 use wdnn_transpiler::{ConvertOptions, WeightFormat};
 
 const PHOTOS: [&str; 5] = ["chelsea", "coffee", "camera", "china", "motorcycle_left"];
@@ -64,4 +65,19 @@ fn style_transfer_matches_onnxruntime_on_three_styles() {
         let outputs = session.run(&[("image", content.clone()), ("style_weights", weights)]).unwrap();
         assert_close(&format!("style {style}"), &outputs[0].1, &expected, 1e-4);
     }
+}
+
+/// The layout hook: every spatial op in NHWC, transposes only where layouts meet; the numbers do not change.
+#[test]
+fn nhwc_activation_layout_keeps_the_numbers() {
+    let options = ConvertOptions { layout: Some(Layout::ChannelsLast), ..ConvertOptions::default() };
+    let (bundle, summary) = convert(&mobilenet(), &options);
+    let transposes: usize = summary.backends[0].census.iter().filter(|(op, _)| op == "Transpose").map(|(_, n)| n).sum();
+    eprintln!("mobilenetv2 NHWC: {} kernels, {transposes} transposes", summary.backends[0].kernels);
+    assert!(transposes <= 2, "{transposes} transposes left");
+    let mut session = fallback_session(&bundle);
+    let input = read_npy(&fixtures().join("expected/mobilenetv2/chelsea.input.npy"));
+    let expected = read_npy(&fixtures().join("expected/mobilenetv2/chelsea.logits.npy"));
+    let outputs = session.run(&[("input", input)]).unwrap();
+    assert_close("mobilenetv2 NHWC", &outputs[0].1, &expected, 1e-4);
 }

@@ -48,7 +48,8 @@ fn convert(case: &Case, dir: &Path, optimize: bool) -> Result<ConvertSummary> {
 
 /// Median from criterion's estimates of `group/function`, in milliseconds.
 fn median_ms(root: &Path, group: &str, function: &str) -> Option<f64> {
-    let path = root.join("target/criterion").join(group).join(function).join("new/estimates.json");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let path = target.join("criterion").join(group).join(function).join("new/estimates.json");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     Some(json["median"]["point_estimate"].as_f64()? / 1e6)
 }

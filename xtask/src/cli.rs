@@ -9,6 +9,7 @@ use clap::{Args, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use wdnn_runner_core::spec::Preprocessing;
 use wdnn_runner_core::{Backend, Bundle, Tensor};
+use wdnn_transpiler::passes::layout::Layout;
 use wdnn_transpiler::pipeline::PassSelection;
 use wdnn_transpiler::{ConvertOptions, WeightFormat};
 
@@ -63,6 +64,9 @@ pub struct ConvertArgs {
     /// Skip every optimizer pass.
     #[arg(long)]
     no_optimize: bool,
+    /// Force an activation layout (nchw or nhwc) instead of each backend's own.
+    #[arg(long)]
+    layout: Option<Layout>,
 }
 
 #[derive(Args)]
@@ -143,6 +147,7 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
         zstd_level: args.zstd_level,
         preprocessing: args.preprocess.as_deref().map(preprocessing).transpose()?,
         passes: PassSelection { no_optimize: args.no_optimize, skip: args.skip_passes },
+        layout: args.layout,
     };
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));

@@ -3,6 +3,7 @@
 
 pub(crate) mod types;
 
+pub(crate) mod channels_last;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod epilogue;

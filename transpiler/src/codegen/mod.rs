@@ -9,6 +9,7 @@ use wdnn_descriptor_spec::Graph as Descriptor;
 
 use crate::error::ConvertError;
 use crate::ir::Graph;
+use crate::passes::layout::Layout;
 
 /// A backend the transpiler can generate a descriptor for.
 pub trait Target {
@@ -26,6 +27,11 @@ pub trait Target {
     /// Whether producers may write straight into slices of a concat output (see `passes::concat_views`).
     fn concat_views(&self) -> bool {
         true
+    }
+
+    /// The activation layout this backend's spatial kernels want (see `passes::layout`).
+    fn activation_layout(&self) -> Layout {
+        Layout::ChannelsFirst
     }
 
     /// The layout hook: rewrites the (already optimized) graph into what this backend's kernels want, e.g.

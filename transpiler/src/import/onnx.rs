@@ -279,7 +279,7 @@ impl<'m> Lowering<'m> {
             }
             let (kernel_shape, strides, dilations, pads) = self.pool_geometry(node, &pool.pool_spec)?;
             let x = self.input(node, 0)?;
-            return self.emit(node, Op::MaxPool { kernel_shape, strides, dilations, pads }, &[x]);
+            return self.emit(node, Op::MaxPool { kernel_shape, strides, dilations, pads, channels_last: false }, &[x]);
         }
         if let Some(pool) = op.downcast_ref::<SumPool>() {
             if !pool.normalize {
@@ -287,8 +287,14 @@ impl<'m> Lowering<'m> {
             }
             let (kernel_shape, strides, dilations, pads) = self.pool_geometry(node, &pool.pool_spec)?;
             let x = self.input(node, 0)?;
-            let op =
-                Op::AveragePool { kernel_shape, strides, dilations, pads, count_include_pad: pool.count_include_pad };
+            let op = Op::AveragePool {
+                kernel_shape,
+                strides,
+                dilations,
+                pads,
+                count_include_pad: pool.count_include_pad,
+                channels_last: false,
+            };
             return self.emit(node, op, &[x]);
         }
         if let Some(einsum) = op.downcast_ref::<EinSum>() {
@@ -402,7 +408,8 @@ impl<'m> Lowering<'m> {
         if let Some(bias) = self.bias_input(node, 2, conv.pool_spec.output_channels)? {
             inputs.push(bias);
         }
-        let op = Op::Conv { group: conv.group as u32, strides, dilations, pads, epilogue: vec![] };
+        let op =
+            Op::Conv { group: conv.group as u32, strides, dilations, pads, channels_last: false, epilogue: vec![] };
         self.emit(node, op, &inputs)
     }
 
@@ -432,7 +439,14 @@ impl<'m> Lowering<'m> {
         if let Some(bias) = self.bias_input(node, 2, deconv.pool_spec.output_channels)? {
             inputs.push(bias);
         }
-        let op = Op::ConvTranspose { group: deconv.group as u32, strides, dilations, pads, epilogue: vec![] };
+        let op = Op::ConvTranspose {
+            group: deconv.group as u32,
+            strides,
+            dilations,
+            pads,
+            channels_last: false,
+            epilogue: vec![],
+        };
         self.emit(node, op, &inputs)
     }
 

@@ -231,8 +231,14 @@ mod tests {
             g.add_value("z", DType::F32, &[1, 2, 3, 3]),
         );
         g.inputs.push(x);
-        let conv =
-            Op::Conv { group: 1, strides: vec![1, 1], dilations: vec![1, 1], pads: vec![1, 1, 1, 1], epilogue: vec![] };
+        let conv = Op::Conv {
+            group: 1,
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads: vec![1, 1, 1, 1],
+            channels_last: false,
+            epilogue: vec![],
+        };
         g.add_node("conv", conv, &[x, w], &[y]);
         g.add_node("mul", Op::Binary { fun: BinaryFn::Mul }, &[y, s], &[m]);
         g.add_node("add", Op::Binary { fun: BinaryFn::Add }, &[m, b], &[z]);
@@ -288,8 +294,14 @@ mod tests {
         let (m, y) = (g.add_value("m", DType::F32, &[1, 2, 2, 2]), g.add_value("y", DType::F32, &[1, 1, 2, 2]));
         g.inputs.push(x);
         g.add_node("mul", Op::Binary { fun: BinaryFn::Mul }, &[x, s], &[m]);
-        let conv =
-            Op::Conv { group: 1, strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], epilogue: vec![] };
+        let conv = Op::Conv {
+            group: 1,
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads: vec![0; 4],
+            channels_last: false,
+            epilogue: vec![],
+        };
         g.add_node("conv", conv, &[m, w], &[y]);
         g.outputs.push(("y".into(), y));
         let input = Tensor::new(&[1, 2, 2, 2], &[1f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).unwrap();

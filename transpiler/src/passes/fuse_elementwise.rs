@@ -151,7 +151,14 @@ mod tests {
     fn conv(g: &mut Graph, name: &str, x: ValueId) -> ValueId {
         let w = g.add_constant("w", Tensor::new(&[2, 2, 1, 1], &[1f32, 0.0, 0.0, 1.0]).unwrap());
         let y = g.add_value(name, DType::F32, &[1, 2, 2, 2]);
-        let op = Op::Conv { group: 1, strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], epilogue: vec![] };
+        let op = Op::Conv {
+            group: 1,
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads: vec![0; 4],
+            channels_last: false,
+            epilogue: vec![],
+        };
         g.add_node(name, op, &[x, w], &[y]);
         y
     }

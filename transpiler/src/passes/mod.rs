@@ -7,6 +7,7 @@ pub mod dead_code;
 pub mod fold_constants;
 pub mod fuse_elementwise;
 pub mod in_place;
+pub mod layout;
 pub mod materialize_outputs;
 
 /// What a pass changed, for the per-pass report.
