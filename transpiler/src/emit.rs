@@ -10,7 +10,7 @@ use crate::codegen::Target;
 use crate::error::ConvertError;
 use crate::ir::{Graph, ValueId};
 use crate::passes::layout::{self, Layout};
-use crate::passes::{concat_views, dead_code, fold_constants, in_place};
+use crate::passes::{self, concat_views, dead_code, fold_constants, in_place, reshape_views};
 use crate::pipeline::{self, PassReport, PassSelection};
 use crate::plan::{self, MemoryPlan};
 
@@ -105,6 +105,9 @@ pub fn emit(
         let alignment = target.alignment();
         passes.push(pipeline::run_one(&mut graph, "concat-views", |g| concat_views::run(g, alignment))?);
     }
+    if selection.enabled("reshape-views") {
+        passes.push(pipeline::run_one(&mut graph, "reshape-views", reshape_views::run)?);
+    }
     if target.in_place() && selection.enabled("in-place") {
         passes.push(pipeline::run_one(&mut graph, "in-place", in_place::run)?);
     }
@@ -153,7 +156,7 @@ pub fn emit(
     }
     let mut kernels = Vec::with_capacity(graph.nodes.len());
     for (i, node) in graph.nodes.iter().enumerate() {
-        if concat_views::is_elided(graph, i) {
+        if passes::is_elided(graph, i) {
             continue;
         }
         let ins = node.inputs.iter().map(|&v| tensor_of(v, &mut tensors, &mut writer)).collect::<Result<_, _>>()?;
@@ -187,7 +190,7 @@ pub fn emit(
         detail: e.to_string(),
     })?;
     let kernels = descriptor.kernels.len();
-    let census = graph.op_census_where(|i| !concat_views::is_elided(graph, i));
+    let census = graph.op_census_where(|i| !passes::is_elided(graph, i));
     Ok(EmittedBackend { graph: descriptor.to_bytes()?, weights: writer.finish(level)?, plan, kernels, passes, census })
 }
 

@@ -43,7 +43,7 @@ pub const PASSES: &[Pass] = &[
 
 /// The memory passes, run per backend after the graph passes (they depend on the backend's alignment and on what
 /// its kernels can do).
-pub const MEMORY_PASSES: &[&str] = &["concat-views", "in-place"];
+pub const MEMORY_PASSES: &[&str] = &["concat-views", "reshape-views", "in-place"];
 
 /// Which optional passes to skip.
 #[derive(Debug, Clone, Default)]

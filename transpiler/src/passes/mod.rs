@@ -9,6 +9,13 @@ pub mod fuse_elementwise;
 pub mod in_place;
 pub mod layout;
 pub mod materialize_outputs;
+pub mod reshape_views;
+
+/// True when node `i` needs no kernel because the memory passes made its output a view (a concat whose inputs
+/// were written in place, a reshape of its input's bytes).
+pub fn is_elided(graph: &crate::ir::Graph, i: usize) -> bool {
+    concat_views::is_elided(graph, i) || reshape_views::is_elided(graph, i)
+}
 
 /// What a pass changed, for the per-pass report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
