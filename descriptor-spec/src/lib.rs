@@ -20,7 +20,7 @@ pub mod weights;
 pub use container::FileKind;
 pub use dtype::DType;
 pub use error::{DescriptorError, Result};
-pub use graph::{Graph, IoBinding, Kernel, KernelPayload, Storage, TensorDesc, TensorId};
+pub use graph::{Binding, Graph, IoBinding, Kernel, KernelPayload, Storage, TensorDesc, TensorId};
 pub use manifest::{BackendEntry, FileRef, Manifest, Preprocessing, TensorSignature};
 pub use op::{BinaryFn, EpilogueStep, NearestMode, Op, PadMode, ReduceFn, ResizeCoordinates, ResizeMode, UnaryFn};
 pub use weights::{ChunkDesc, Encoding, WeightEntry, WeightIndex};

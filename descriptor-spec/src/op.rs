@@ -229,6 +229,69 @@ pub enum Op {
         #[serde(default)]
         exclude_outside: bool,
     },
+    /// ONNX `GridSample(X, grid)`: X `[N, C, D…]` sampled at the normalized coordinates of grid `[N, H…, r]` (the
+    /// last spatial axis first).
+    GridSample {
+        /// Interpolation.
+        mode: ResizeMode,
+        /// What lies outside the input.
+        padding: GridSamplePadding,
+        /// −1 and 1 are the centres of the corner pixels (else their outer edges).
+        #[serde(default)]
+        align_corners: bool,
+    },
+    /// ONNX `BitCast`: the input's bytes read as the output's dtype (of the same size) and shape.
+    BitCast,
+    /// ONNX `CumSum` along `axis`.
+    CumSum {
+        /// The axis, non-negative.
+        axis: u32,
+        /// Each output leaves out its own input value.
+        #[serde(default)]
+        exclusive: bool,
+        /// Accumulate from the end of the axis.
+        #[serde(default)]
+        reverse: bool,
+    },
+    /// ONNX `CumProd` along `axis`.
+    CumProd {
+        /// The axis, non-negative.
+        axis: u32,
+        /// Each output leaves out its own input value.
+        #[serde(default)]
+        exclusive: bool,
+        /// Accumulate from the end of the axis.
+        #[serde(default)]
+        reverse: bool,
+    },
+    /// ONNX `TopK` with K the outputs' extent along `axis`: outputs the values and their indices (i64); ties keep
+    /// the lower index first.
+    TopK {
+        /// The axis, non-negative.
+        axis: u32,
+        /// The largest values (else the smallest).
+        largest: bool,
+    },
+    /// ONNX `GatherND(data, indices)`.
+    GatherNd {
+        /// Leading axes shared by data and indices.
+        #[serde(default)]
+        batch_dims: u32,
+    },
+    /// ONNX `ScatterND(data, indices, updates)`.
+    ScatterNd {
+        /// How an update combines with the value it lands on.
+        #[serde(default)]
+        reduction: ScatterReduction,
+    },
+    /// ONNX `ScatterElements(data, indices, updates)` along `axis`.
+    ScatterElements {
+        /// The axis, non-negative.
+        axis: u32,
+        /// How an update combines with the value it lands on.
+        #[serde(default)]
+        reduction: ScatterReduction,
+    },
     /// An op this reader does not know: decoding a graph that holds one fails with `UnknownOp`.
     #[serde(other)]
     Unknown,
@@ -269,6 +332,14 @@ impl Op {
             Op::Expand => "Expand",
             Op::Tile => "Tile",
             Op::Resize { .. } => "Resize",
+            Op::GridSample { .. } => "GridSample",
+            Op::BitCast => "BitCast",
+            Op::CumSum { .. } => "CumSum",
+            Op::CumProd { .. } => "CumProd",
+            Op::TopK { .. } => "TopK",
+            Op::GatherNd { .. } => "GatherNd",
+            Op::ScatterNd { .. } => "ScatterNd",
+            Op::ScatterElements { .. } => "ScatterElements",
             Op::Unknown => "Unknown",
         }
     }
@@ -323,6 +394,10 @@ impl Op {
             Op::Unknown => true,
             Op::Unary { fun } => *fun == UnaryFn::Unknown,
             Op::Binary { fun } => *fun == BinaryFn::Unknown,
+            Op::ScatterNd { reduction } | Op::ScatterElements { reduction, .. } => {
+                *reduction == ScatterReduction::Unknown
+            }
+            Op::GridSample { padding, .. } => *padding == GridSamplePadding::Unknown,
             _ => self.steps().is_some_and(|e| e.iter().any(step_unknown)),
         }
     }
@@ -503,6 +578,41 @@ pub enum ReduceFn {
     LogSum,
     LogSumExp,
     SumSquare,
+}
+
+/// How a scatter combines an update with the value it lands on (ONNX `reduction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScatterReduction {
+    /// The update replaces the value.
+    #[default]
+    None,
+    /// Sum.
+    Add,
+    /// Product.
+    Mul,
+    /// Minimum.
+    Min,
+    /// Maximum.
+    Max,
+    /// A reduction this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// What `GridSample` reads outside the input (ONNX `padding_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GridSamplePadding {
+    /// Zeros.
+    Zeros,
+    /// The nearest edge value.
+    Border,
+    /// The input reflected at its borders.
+    Reflection,
+    /// A padding this reader does not know.
+    #[serde(other)]
+    Unknown,
 }
 
 /// How `Pad` makes values (ONNX `Pad` modes).

@@ -9,6 +9,8 @@ use crate::error::{EvalError, Result, invalid, unsupported};
 use crate::kernels::conv::{self, ConvAttrs};
 use crate::kernels::elementwise;
 use crate::kernels::epilogue;
+use crate::kernels::grid_sample::{self, GridSampleAttrs};
+use crate::kernels::indexing;
 use crate::kernels::matmul;
 use crate::kernels::norm;
 use crate::kernels::pool::{self, PoolAttrs};
@@ -59,6 +61,8 @@ fn computes_in_f32(op: &Op) -> bool {
             | Op::Pad { .. }
             | Op::Expand
             | Op::Tile
+            | Op::GatherNd { .. }
+            | Op::BitCast
     )
 }
 
@@ -98,11 +102,11 @@ fn arity(op: &Op, inputs: &[&Tensor], min: usize, max: usize) -> Result<()> {
 }
 
 fn dispatch(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Result<Vec<Tensor>> {
-    // Every op but LayerNorm (which checks its own) has exactly one output.
+    // Every op but LayerNorm and TopK (which check their own) has exactly one output.
     let Some(out) = outputs.first() else {
         return Err(invalid(format!("{} has no output", op.name())));
     };
-    if outputs.len() != 1 && !matches!(op, Op::LayerNorm { .. }) {
+    if outputs.len() != 1 && !matches!(op, Op::LayerNorm { .. } | Op::TopK { .. }) {
         return Err(invalid(format!("{} has one output, not {}", op.name(), outputs.len())));
     }
     let x = || input(op, inputs, 0);
@@ -222,6 +226,39 @@ fn dispatch(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Resul
         }
         Op::LayerNorm { axis, epsilon } => {
             return norm::layer_norm(*axis, *epsilon, inputs, outputs);
+        }
+        Op::GridSample { mode, padding, align_corners } => {
+            arity(op, inputs, 2, 2)?;
+            let attrs = GridSampleAttrs { mode: *mode, padding: *padding, align_corners: *align_corners };
+            grid_sample::grid_sample(&attrs, inputs[0], inputs[1], out)?
+        }
+        Op::BitCast => {
+            arity(op, inputs, 1, 1)?;
+            shape::bit_cast(x()?, out)?
+        }
+        Op::CumSum { axis, exclusive, reverse } => {
+            arity(op, inputs, 1, any)?;
+            indexing::cumulative(false, *axis, *exclusive, *reverse, x()?, out)?
+        }
+        Op::CumProd { axis, exclusive, reverse } => {
+            arity(op, inputs, 1, any)?;
+            indexing::cumulative(true, *axis, *exclusive, *reverse, x()?, out)?
+        }
+        Op::TopK { axis, largest } => {
+            arity(op, inputs, 1, any)?;
+            return indexing::top_k(*axis, *largest, x()?, outputs);
+        }
+        Op::GatherNd { batch_dims } => {
+            arity(op, inputs, 2, 2)?;
+            indexing::gather_nd(inputs[0], inputs[1], *batch_dims, out)?
+        }
+        Op::ScatterNd { reduction } => {
+            arity(op, inputs, 3, 3)?;
+            indexing::scatter_nd(inputs, *reduction, out)?
+        }
+        Op::ScatterElements { axis, reduction } => {
+            arity(op, inputs, 3, 3)?;
+            indexing::scatter_elements(inputs, *axis, *reduction, out)?
         }
         Op::Unknown => return Err(unsupported("an op this reader does not know")),
     };

@@ -31,6 +31,10 @@ pub enum Command {
     Test(TestArgs),
     /// CPU latency of the fallback backend with and without optimization, beside tract and onnxruntime.
     Bench(BenchArgs),
+    /// Run the ONNX backend node tests and the zoo graphs per backend; write CONFORMANCE.md.
+    Conformance(crate::conformance::ConformanceArgs),
+    /// Batch-1 latency of bundles on the WebGPU backend (load, pipelines, first run, median wall and GPU time).
+    BenchGpu(crate::bench_gpu::BenchGpuArgs),
 }
 
 #[derive(Args)]
@@ -136,7 +140,21 @@ fn preprocessing(name: &str) -> Result<Preprocessing> {
 
 /// The backends compiled into this binary, best first.
 pub(crate) fn available_backends() -> Vec<Box<dyn Backend>> {
-    vec![Box::new(wdnn_runner_fallback::FallbackBackend)]
+    vec![
+        Box::new(wdnn_runner_webgpu::WebGpuBackend::new(webgpu_options())),
+        Box::new(wdnn_runner_fallback::FallbackBackend),
+    ]
+}
+
+/// WebGPU options from the environment: `WDNN_WEBGPU_TIMESTAMPS=1` measures GPU time, `WDNN_WEBGPU_TRUSTED=1` skips
+/// wgpu's shader bounds checks (for bundles from this converter only).
+pub(crate) fn webgpu_options() -> wdnn_runner_webgpu::WebGpuOptions {
+    let on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+    wdnn_runner_webgpu::WebGpuOptions {
+        timestamps: on("WDNN_WEBGPU_TIMESTAMPS"),
+        trusted_shaders: on("WDNN_WEBGPU_TRUSTED"),
+        profile: false,
+    }
 }
 
 pub fn convert(args: ConvertArgs) -> Result<()> {
@@ -322,5 +340,15 @@ pub fn test(args: TestArgs) -> Result<()> {
     if !status.success() {
         bail!("tests failed ({status})");
     }
-    Ok(())
+    // The WebGPU runner must keep building for browsers.
+    let status = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(repo_root())
+        .args(["build", "-p", "wdnn-runner-webgpu", "--target", "wasm32-unknown-unknown"])
+        .status()
+        .context("building wdnn-runner-webgpu for wasm32-unknown-unknown")?;
+    if !status.success() {
+        bail!("wdnn-runner-webgpu does not build for wasm32-unknown-unknown ({status})");
+    }
+    // The conformance gate on every backend that runs here; regenerates CONFORMANCE.md.
+    crate::conformance::conformance(crate::conformance::ConformanceArgs::gate())
 }

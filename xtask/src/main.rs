@@ -1,7 +1,9 @@
-//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test`.
+//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance`.
 
 mod bench;
+mod bench_gpu;
 mod cli;
+mod conformance;
 mod image_input;
 mod npy;
 
@@ -16,5 +18,7 @@ fn main() -> Result<()> {
         cli::Command::Fixtures => cli::fixtures(),
         cli::Command::Bench(args) => cli::bench(args),
         cli::Command::Test(args) => cli::test(args),
+        cli::Command::Conformance(args) => conformance::conformance(args),
+        cli::Command::BenchGpu(args) => bench_gpu::bench_gpu(args),
     }
 }

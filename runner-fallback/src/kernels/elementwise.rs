@@ -486,6 +486,13 @@ mod tests {
         let by = Tensor::new(&[2], &[3u8, 9]).unwrap();
         let y = binary(BinaryFn::BitShiftLeft, &shift, &by, &spec(DType::U8, &[2])).unwrap();
         assert_eq!(y.to_vec::<u8>().unwrap(), vec![8, 0]);
+        // Signed right shifts fill with the sign; out-of-range amounts (negative, ≥ width) give the full fill.
+        let x = Tensor::new(&[4], &[-8i8, 4, -1, -8]).unwrap();
+        let by = Tensor::new(&[4], &[1i8, 9, -1, 8]).unwrap();
+        let y = binary(BinaryFn::BitShiftRight, &x, &by, &spec(DType::I8, &[4])).unwrap();
+        assert_eq!(y.to_vec::<i8>().unwrap(), vec![-4, 0, -1, -1]);
+        let y = binary(BinaryFn::BitShiftLeft, &x, &by, &spec(DType::I8, &[4])).unwrap();
+        assert_eq!(y.to_vec::<i8>().unwrap(), vec![-16, 0, 0, 0]);
     }
 
     #[test]

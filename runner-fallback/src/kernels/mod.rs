@@ -7,6 +7,8 @@ pub(crate) mod channels_last;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod epilogue;
+pub(crate) mod grid_sample;
+pub(crate) mod indexing;
 pub(crate) mod layout;
 pub(crate) mod matmul;
 pub(crate) mod norm;

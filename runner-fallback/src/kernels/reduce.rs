@@ -48,6 +48,17 @@ pub(crate) fn reduce(fun: ReduceFn, axes: &[u32], x: &Tensor, out: &Spec) -> Res
         strides(&kept_shape).into_iter().zip(&reduced).map(|(s, &r)| if r { 0 } else { s }).collect();
     let (outputs, count) = (numel(&kept_shape), numel(&shape) / numel(&kept_shape).max(1));
     let what = || format!("Reduce{fun:?} on {}", x.dtype());
+    if x.dtype() == DType::Bool {
+        // Max is "any", Min is "all" (ONNX defines ReduceMax/ReduceMin on bool from opset 20).
+        let (init, f): (bool, fn(bool, bool) -> bool) = match fun {
+            ReduceFn::Max => (false, |a, b| a || b),
+            ReduceFn::Min => (true, |a, b| a && b),
+            _ => return Err(unsupported(what())),
+        };
+        let v = values::<bool>(x)?;
+        let y = fold_into(&v, &shape, &out_strides, vec![init; outputs], f);
+        return to_tensor(&out.1, &y);
+    }
     if x.dtype().is_float() {
         return float_types!(x.dtype(), T => {
             let v = values::<T>(x)?;
@@ -211,6 +222,15 @@ mod tests {
         assert_eq!(run(ReduceFn::Max), vec![3, 6]);
         assert_eq!(run(ReduceFn::Min), vec![-4, 5]);
         assert!(reduce(ReduceFn::L2, &[1], &x, &(DType::I64, vec![2])).is_err());
+    }
+
+    #[test]
+    fn bool_max_is_any_and_min_is_all() {
+        let x = Tensor::new(&[2, 2], &[true, false, false, false]).unwrap();
+        let run = |fun| reduce(fun, &[1], &x, &(DType::Bool, vec![2])).unwrap().to_vec::<bool>().unwrap();
+        assert_eq!(run(ReduceFn::Max), vec![true, false]);
+        assert_eq!(run(ReduceFn::Min), vec![false, false]);
+        assert!(reduce(ReduceFn::Sum, &[1], &x, &(DType::Bool, vec![2])).is_err());
     }
 
     #[test]

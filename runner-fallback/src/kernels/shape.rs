@@ -41,6 +41,19 @@ pub(crate) fn reshape(x: &Tensor, out: &Spec) -> Result<Tensor> {
     finish(out, x.bytes().to_vec())
 }
 
+/// ONNX `BitCast`: the same bytes as another dtype of the same size.
+pub(crate) fn bit_cast(x: &Tensor, out: &Spec) -> Result<Tensor> {
+    if out.0.size() != x.dtype().size() || out.1 != x.shape() {
+        return Err(invalid(format!("BitCast of {} {:?} into {} {:?}", x.dtype(), x.shape(), out.0, out.1)));
+    }
+    let mut bytes = x.bytes().to_vec();
+    if out.0 == DType::Bool {
+        // Only 0 and 1 are bools: any other byte means true.
+        bytes.iter_mut().for_each(|b| *b = (*b != 0) as u8);
+    }
+    finish(out, bytes)
+}
+
 /// ONNX `Transpose`.
 pub(crate) fn transpose(x: &Tensor, perm: &[u32], out: &Spec) -> Result<Tensor> {
     same_dtype(x, out, "Transpose")?;
@@ -339,6 +352,14 @@ mod tests {
         assert_eq!(y.to_vec::<i32>().unwrap(), vec![1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2]);
         let y = tile(&x, &spec(DType::I32, &[4, 2])).unwrap();
         assert_eq!(y.to_vec::<i32>().unwrap(), vec![1, 1, 2, 2, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn bit_cast_keeps_bytes() {
+        let x = Tensor::new(&[2], &[1.0f32, -2.0]).unwrap();
+        let y = bit_cast(&x, &spec(DType::I32, &[2])).unwrap();
+        assert_eq!(y.to_vec::<i32>().unwrap(), vec![0x3f80_0000, 0xc000_0000u32 as i32]);
+        assert!(bit_cast(&x, &spec(DType::I64, &[1])).is_err());
     }
 
     #[test]

@@ -94,8 +94,10 @@ pub(crate) trait Int: Num {
     fn bit_and(self, o: Self) -> Self;
     fn bit_or(self, o: Self) -> Self;
     fn bit_xor(self, o: Self) -> Self;
-    /// Shifts of the type's width or more give 0 (ONNX leaves them undefined).
+    /// ONNX `BitShift`: a shift by a negative amount or by the type's width or more leaves no bit of `self`: 0.
     fn shift_left(self, o: Self) -> Self;
+    /// Arithmetic for signed types; an out-of-range shift (negative, or the width or more) gives the sign fill:
+    /// -1 for a negative `self`, else 0 (ONNX's reference).
     fn shift_right(self, o: Self) -> Self;
 }
 
@@ -252,7 +254,8 @@ macro_rules! int_elem {
                 u32::try_from(o).ok().and_then(|o| self.checked_shl(o)).unwrap_or(0)
             }
             fn shift_right(self, o: Self) -> Self {
-                u32::try_from(o).ok().and_then(|o| self.checked_shr(o)).unwrap_or(0)
+                let fill = if (self as i128) < 0 { Self::ZERO.minus(Self::ONE) } else { Self::ZERO };
+                u32::try_from(o).ok().and_then(|o| self.checked_shr(o)).unwrap_or(fill)
             }
         }
     };

@@ -2,8 +2,10 @@
 //! alignment) and adds what its runner needs beyond the portable kernel list (WGSL payloads, packed weights…).
 
 mod fallback;
+pub mod webgpu;
 
 pub use fallback::Fallback;
+pub use webgpu::WebGpu;
 
 use wdnn_descriptor_spec::Graph as Descriptor;
 
@@ -48,12 +50,13 @@ pub trait Target {
 }
 
 /// The names of every backend the transpiler can target.
-pub const BACKENDS: &[&str] = &["fallback"];
+pub const BACKENDS: &[&str] = &["fallback", "webgpu"];
 
 /// The target named `name`.
 pub fn target(name: &str) -> Option<Box<dyn Target>> {
     match name {
         "fallback" => Some(Box::new(Fallback)),
+        "webgpu" => Some(Box::new(WebGpu::default())),
         _ => None,
     }
 }

@@ -6,6 +6,12 @@
 //! parallel convolutions — rewrites that would hide the structure our own optimizer and code generators work on.
 //! Each tract op is then lowered by one `lower_*` function, dispatched from [`lower_node`].
 //!
+//! tract's ONNX front end comes with our [`builders`] registered over some of its own: where tract 0.23.9 drops an
+//! attribute (Celu's α, Swish's α, SpaceToDepth's mode, Attention's windows and soft cap) the builder computes what
+//! ONNX says or reports the op as unsupported by name; where tract has no builder (LpPool, the two losses,
+//! CumProd, BitCast, CenterCropPad, AffineGrid, ReverseSequence, Pad's wrap mode) it expands the op into tract ops we
+//! lower, or wraps one of our own ops ([`builders::Native`]).
+//!
 //! Every tract call runs under `catch_unwind`: a malformed model is an error, never a panic.
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,22 +20,32 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{
-    Gather, GatherElements, MultiBroadcastTo, Pad, PadMode as TractPadMode, Slice, Tile, TypedConcat,
+    CumSum, Gather, GatherElements, GatherNd, MultiBroadcastTo, OneHot, Pad, PadMode as TractPadMode, ScatterElements,
+    ScatterNd, ScatterReduction as TractScatterReduction, Slice, StridedSlice, Tile, Topk, Trilu, TypedConcat,
 };
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat, MaxPool, PoolSpec, SumPool};
+use tract_onnx::tract_core::ops::downsample::Downsample;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::konst::Const;
 use tract_onnx::tract_core::ops::logic::Iff;
+use tract_onnx::tract_core::ops::lstm_cell::LstmEpilogue;
+use tract_onnx::tract_core::ops::math::IsInf;
 use tract_onnx::tract_core::ops::nn::resize::{CoordTransformer, Interpolator};
-use tract_onnx::tract_core::ops::nn::{DataFormat, Reduce, Reducer, Softmax, SoftmaxKind};
+use tract_onnx::tract_core::ops::nn::{
+    DataFormat, GeluApproximate, GeluExact, LeakyRelu, Reduce, Reducer, Silu, Softmax, SoftmaxKind,
+};
+use tract_onnx::tract_core::ops::nn::{GridSample, InterpolationMode, PaddingMode as GridPaddingMode};
+use tract_onnx::tract_core::ops::scan::{InputMapping, Scan};
 use tract_onnx::tract_core::ops::source::TypedSource;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx_opl::lrn::Lrn;
 use tract_onnx_opl::resize::{CoordTransform, Nearest, Resize};
+use tract_transformers::ops::sdpa::Sdpa;
+use wdnn_descriptor_spec::op::{GridSamplePadding, ScatterReduction};
 use wdnn_descriptor_spec::{
     BinaryFn, DType, NearestMode, Op, PadMode, ReduceFn, ResizeCoordinates, ResizeMode, UnaryFn,
 };
@@ -49,7 +65,7 @@ pub struct ImportOptions {
 pub fn import(path: &Path, options: &ImportOptions) -> Result<Graph, ConvertError> {
     let file = path.display().to_string();
     let onnx_err = |detail: String| ConvertError::Onnx { file: file.clone(), detail };
-    let mut model = guarded(|| tract_onnx::onnx().model_for_path(path)).map_err(&onnx_err)?;
+    let mut model = guarded(|| builders::onnx().model_for_path(path)).map_err(&onnx_err)?;
     let unimplemented = unimplemented_ops(&model);
     if !unimplemented.is_empty() {
         return Err(ConvertError::UnsupportedOps { file, ops: unimplemented });
@@ -246,7 +262,7 @@ impl<'m> Lowering<'m> {
         self.graph.constant(id)
     }
 
-    fn lower_node(&mut self, node: &TypedNode) -> Lowered {
+    fn lower_node(&mut self, node: &'m TypedNode) -> Lowered {
         let op: &dyn TypedOp = node.op.as_ref();
         if let Some(k) = op.downcast_ref::<Const>() {
             let tensor = tensor_from_tract(k.val())?;
@@ -257,12 +273,26 @@ impl<'m> Lowering<'m> {
         }
         let name = op.name();
         match name.as_ref() {
-            "Dropout" | "Identity" => {
-                if node.outputs.len() > 1 && !self.model.outlet_successors(OutletId::new(node.id, 1)).is_empty() {
-                    return unsupported("Dropout (mask output)");
+            "Identity" => {
+                let x = self.input(node, 0)?;
+                self.alias(node, 0, x);
+                return Ok(());
+            }
+            "Dropout" => {
+                // tract's declutter removes a Dropout exactly when it provably acts as in inference (no training
+                // mode, or a zero ratio); then the output is the input and the mask is all true.
+                if !matches!(op.declutter(self.model, node), Ok(Some(_))) {
+                    return unsupported("Dropout (training mode)");
                 }
                 let x = self.input(node, 0)?;
                 self.alias(node, 0, x);
+                if node.outputs.len() > 1 {
+                    let shape = self.graph.value(x).shape.clone();
+                    let ones = vec![true; shape.iter().product::<u64>() as usize];
+                    let mask = Tensor::new(&shape, &ones).map_err(|e| NotSupported(e.to_string()))?;
+                    let id = self.graph.add_constant(&format!("{}.mask", node.name), mask);
+                    self.alias(node, 1, id);
+                }
                 return Ok(());
             }
             _ => {}
@@ -282,48 +312,71 @@ impl<'m> Lowering<'m> {
             return self.emit(node, Op::MaxPool { kernel_shape, strides, dilations, pads, channels_last: false }, &[x]);
         }
         if let Some(pool) = op.downcast_ref::<SumPool>() {
-            if !pool.normalize {
-                return unsupported("SumPool (unnormalized)");
-            }
             let (kernel_shape, strides, dilations, pads) = self.pool_geometry(node, &pool.pool_spec)?;
             let x = self.input(node, 0)?;
+            if pool.normalize {
+                let op = Op::AveragePool {
+                    kernel_shape,
+                    strides,
+                    dilations,
+                    pads,
+                    count_include_pad: pool.count_include_pad,
+                    channels_last: false,
+                };
+                return self.emit(node, op, &[x]);
+            }
+            // A window sum: the average over the window's positions inside the input, times their number.
+            let (dtype, out_shape) =
+                self.fact(OutletId::new(node.id, 0))?.ok_or_else(|| NotSupported("SumPool (symbolic)".into()))?;
+            let in_shape = self.graph.value(x).shape.clone();
+            let counts = window_counts(&in_shape[2..], &out_shape[2..], &kernel_shape, &strides, &dilations, &pads);
+            let mut count_shape = vec![1, 1];
+            count_shape.extend_from_slice(&out_shape[2..]);
+            if dtype != DType::F32 {
+                return unsupported(format!("SumPool (unnormalized, {dtype})"));
+            }
+            let counts = Tensor::new(&count_shape, &counts).map_err(|e| NotSupported(e.to_string()))?;
+            let counts = self.graph.add_constant(&format!("{}.counts", node.name), counts);
             let op = Op::AveragePool {
                 kernel_shape,
                 strides,
                 dilations,
                 pads,
-                count_include_pad: pool.count_include_pad,
+                count_include_pad: false,
                 channels_last: false,
             };
-            return self.emit(node, op, &[x]);
+            let avg = self.emit_temp(&format!("{}.average", node.name), op, &[x], dtype, &out_shape);
+            return self.emit(node, Op::Binary { fun: BinaryFn::Mul }, &[avg, counts]);
         }
         if let Some(einsum) = op.downcast_ref::<EinSum>() {
             return self.lower_einsum(node, einsum);
         }
         if let Some(bin) = op.downcast_ref::<TypedBinOp>() {
+            let inputs = self.inputs(node)?;
+            if bin.0.name() == "NE" {
+                let shape = self.fact(OutletId::new(node.id, 0))?.map(|f| f.1).unwrap_or_default();
+                let eq = self.emit_temp(
+                    &format!("{}.eq", node.name),
+                    Op::Binary { fun: BinaryFn::Equal },
+                    &inputs,
+                    DType::Bool,
+                    &shape,
+                );
+                return self.emit(node, Op::Unary { fun: UnaryFn::Not }, &[eq]);
+            }
             let fun = binary_fn(bin.0.name())?;
-            let inputs = self.inputs(node)?;
             return self.emit(node, Op::Binary { fun }, &inputs);
-        }
-        if let Some(fun) = comparison_fn(&name) {
-            let inputs = self.inputs(node)?;
-            return self.emit(node, Op::Binary { fun }, &inputs);
-        }
-        if name == "CompNE" {
-            let inputs = self.inputs(node)?;
-            let shape = self.fact(OutletId::new(node.id, 0))?.map(|f| f.1).unwrap_or_default();
-            let eq = self.emit_temp(
-                &format!("{}.eq", node.name),
-                Op::Binary { fun: BinaryFn::Equal },
-                &inputs,
-                DType::Bool,
-                &shape,
-            );
-            return self.emit(node, Op::Unary { fun: UnaryFn::Not }, &[eq]);
         }
         if let Some(ew) = op.downcast_ref::<ElementWiseOp>() {
-            let fun = unary_fn(ew)?;
             let x = self.input(node, 0)?;
+            if ew.0.downcast_ref::<Silu>().is_some() {
+                // x · sigmoid(x)
+                let value = self.graph.value(x).clone();
+                let name = format!("{}.sigmoid", node.name);
+                let sig = self.emit_temp(&name, Op::Unary { fun: UnaryFn::Sigmoid }, &[x], value.dtype, &value.shape);
+                return self.emit(node, Op::Binary { fun: BinaryFn::Mul }, &[x, sig]);
+            }
+            let fun = unary_fn(ew)?;
             return self.emit(node, Op::Unary { fun }, &[x]);
         }
         if op.downcast_ref::<Cast>().is_some() {
@@ -352,6 +405,74 @@ impl<'m> Lowering<'m> {
             let start = slice.start.to_i64().map_err(|_| NotSupported("Slice (symbolic start)".into()))?;
             let x = self.input(node, 0)?;
             let op = Op::Slice { axes: vec![slice.axis as u32], starts: vec![start], steps: vec![1] };
+            return self.emit(node, op, &[x]);
+        }
+        if let Some(scan) = op.downcast_ref::<Scan>() {
+            return self.lower_scan(node, scan);
+        }
+        if let Some(lstm) = op.downcast_ref::<LstmEpilogue>() {
+            return self.lower_lstm_epilogue(node, lstm.hidden as u64);
+        }
+        if let Some(cs) = op.downcast_ref::<CumSum>() {
+            let x = self.input(node, 0)?;
+            let op = Op::CumSum { axis: cs.axis as u32, exclusive: cs.exclusive, reverse: cs.reverse };
+            return self.emit(node, op, &[x]);
+        }
+        if let Some(native) = op.downcast_ref::<builders::Native>() {
+            let inputs = self.inputs(node)?;
+            return self.emit(node, native.op.clone(), &inputs);
+        }
+        if let Some(topk) = op.downcast_ref::<Topk>() {
+            let x = self.input(node, 0)?;
+            let (values, indices) = (self.output(node, 0)?, self.output(node, 1)?);
+            let op = Op::TopK { axis: topk.axis as u32, largest: topk.largest };
+            self.graph.add_node(&node.name, op, &[x], &[values, indices]);
+            return Ok(());
+        }
+        if let Some(g) = op.downcast_ref::<GatherNd>() {
+            let inputs = self.inputs(node)?;
+            return self.emit(node, Op::GatherNd { batch_dims: g.batch_dims as u32 }, &inputs);
+        }
+        if let Some(sc) = op.downcast_ref::<ScatterNd>() {
+            let inputs = self.inputs(node)?;
+            return self.emit(node, Op::ScatterNd { reduction: scatter_reduction(sc.reduction) }, &inputs);
+        }
+        if let Some(sc) = op.downcast_ref::<ScatterElements>() {
+            let inputs = self.inputs(node)?;
+            let op = Op::ScatterElements { axis: sc.axis as u32, reduction: scatter_reduction(sc.reduction) };
+            return self.emit(node, op, &inputs);
+        }
+        if let Some(gs) = op.downcast_ref::<GridSample>() {
+            let inputs = self.inputs(node)?;
+            let mode = match gs.mode {
+                InterpolationMode::Bilinear => ResizeMode::Linear,
+                InterpolationMode::Nearest => ResizeMode::Nearest,
+                InterpolationMode::Bicubic => ResizeMode::Cubic,
+            };
+            let padding = match gs.padding_mode {
+                GridPaddingMode::Zeros => GridSamplePadding::Zeros,
+                GridPaddingMode::Border => GridSamplePadding::Border,
+                GridPaddingMode::Reflection => GridSamplePadding::Reflection,
+            };
+            return self.emit(node, Op::GridSample { mode, padding, align_corners: gs.align_corners }, &inputs);
+        }
+        if let Some(sdpa) = op.downcast_ref::<Sdpa>() {
+            return self.lower_sdpa(node, sdpa);
+        }
+        if let Some(one_hot) = op.downcast_ref::<OneHot>() {
+            return self.lower_one_hot(node, one_hot);
+        }
+        if let Some(trilu) = op.downcast_ref::<Trilu>() {
+            return self.lower_trilu(node, trilu.upper);
+        }
+        if let Some(ss) = op.downcast_ref::<StridedSlice>() {
+            return self.lower_strided_slice(node, ss);
+        }
+        if let Some(ds) = op.downcast_ref::<Downsample>() {
+            let x = self.input(node, 0)?;
+            let len = self.graph.value(x).shape.get(ds.axis).copied().unwrap_or(0) as i64;
+            let start = if ds.stride > 0 { ds.modulo as i64 } else { len - 1 };
+            let op = Op::Slice { axes: vec![ds.axis as u32], starts: vec![start], steps: vec![ds.stride as i64] };
             return self.emit(node, op, &[x]);
         }
         if let Some(gather) = op.downcast_ref::<Gather>() {
@@ -420,7 +541,7 @@ impl<'m> Lowering<'m> {
             return unsupported("ConvTranspose (layout)");
         }
         let x = self.input(node, 0)?;
-        let w = self.input(node, 1)?;
+        let w = self.deconv_kernel_to_onnx(node, deconv.group)?;
         let in_shape = self.graph.value(x).shape.clone();
         let spatial: Vec<usize> = in_shape[2..].iter().map(|&d| d as usize).collect();
         let padded = deconv.pool_spec.padding.compute_for_deconv(
@@ -448,6 +569,28 @@ impl<'m> Lowering<'m> {
             epilogue: vec![],
         };
         self.emit(node, op, &inputs)
+    }
+
+    /// tract hands `Deconv` its kernel regrouped as `[group·O/group, I/group, k…]` (ONNX's `[I, O/group, k…]` split
+    /// by group, the two channel axes swapped, merged again); this undoes that for our ONNX-layout ConvTranspose.
+    /// For a constant kernel the reshapes and the transpose fold away.
+    fn deconv_kernel_to_onnx(&mut self, node: &TypedNode, group: usize) -> Result<ValueId, NotSupported> {
+        let w = self.input(node, 1)?;
+        let value = self.graph.value(w).clone();
+        let (g, shape) = (group as u64, &value.shape);
+        if shape.len() < 3 || g == 0 || shape[0] % g != 0 {
+            return unsupported("ConvTranspose (kernel shape)");
+        }
+        let (og, ig, k) = (shape[0] / g, shape[1], &shape[2..]);
+        let grouped: Vec<u64> = [g, og, ig].iter().chain(k).copied().collect();
+        let swapped: Vec<u64> = [g, ig, og].iter().chain(k).copied().collect();
+        let onnx: Vec<u64> = [g * ig, og].iter().chain(k).copied().collect();
+        let mut perm: Vec<u32> = vec![0, 2, 1];
+        perm.extend(3..grouped.len() as u32);
+        let name = &node.name;
+        let split = self.emit_temp(&format!("{name}.kernel.split"), Op::Reshape, &[w], value.dtype, &grouped);
+        let t = self.emit_temp(&format!("{name}.kernel.swap"), Op::Transpose { perm }, &[split], value.dtype, &swapped);
+        Ok(self.emit_temp(&format!("{name}.kernel.onnx"), Op::Reshape, &[t], value.dtype, &onnx))
     }
 
     /// A conv bias as an `[O]` tensor, or None when absent or all zeros.
@@ -488,6 +631,434 @@ impl<'m> Lowering<'m> {
         pads.extend(padded.iter().map(|p| p.pad_after as u32));
         let to_u32 = |v: &[usize]| v.iter().map(|&d| d as u32).collect::<Vec<u32>>();
         Ok((to_u32(&spec.kernel_shape), to_u32(&spec.strides()), to_u32(&spec.dilations()), pads))
+    }
+
+    /// A tract `Scan` (what ONNX `LSTM`, `GRU`, `RNN` and `Scan` become), unrolled: shapes are static, so the
+    /// iteration count is known, and the body is lowered once per iteration, its scanned inputs sliced out of the
+    /// outer ones, its states carried from one iteration to the next, its scanned outputs concatenated. The body's
+    /// constants are lowered once for all iterations.
+    fn lower_scan(&mut self, node: &'m TypedNode, scan: &'m Scan) -> Lowered {
+        if scan.skip != 0 || scan.external_state {
+            return unsupported("Scan (skip or external state)");
+        }
+        let body: &'m TypedModel = &scan.body;
+        let outer = self.inputs(node)?;
+        let mut iters: Option<u64> = None;
+        for (slot, m) in scan.input_mapping.iter().enumerate() {
+            if let InputMapping::Scan(info) = m {
+                let len = *self
+                    .graph
+                    .value(outer[slot])
+                    .shape
+                    .get(info.axis)
+                    .ok_or_else(|| NotSupported("Scan (axis)".into()))?;
+                let chunk = info.chunk.unsigned_abs() as u64;
+                if chunk == 0 || len % chunk != 0 || (info.chunk < 0 && chunk != 1) {
+                    return unsupported("Scan (chunk)");
+                }
+                if iters.replace(len / chunk).is_some_and(|n| n != len / chunk) {
+                    return unsupported("Scan (iteration counts differ)");
+                }
+            }
+        }
+        let iters = iters.ok_or_else(|| NotSupported("Scan (no scanned input)".into()))?;
+        let body_inputs = body.input_outlets().map_err(|e| NotSupported(format!("Scan body ({e})")))?.to_vec();
+        let body_outputs = body.output_outlets().map_err(|e| NotSupported(format!("Scan body ({e})")))?.to_vec();
+        if body_inputs.len() != scan.input_mapping.len() || body_outputs.len() != scan.output_mapping.len() {
+            return unsupported("Scan (mappings)");
+        }
+        let order = body.eval_order().map_err(|e| NotSupported(format!("Scan body ({e})")))?;
+        let saved_model = std::mem::replace(&mut self.model, body);
+        let saved_values = std::mem::take(&mut self.values);
+        let result = self.unroll_scan(node, scan, &outer, iters, (&body_inputs, &body_outputs), &order);
+        self.model = saved_model;
+        self.values = saved_values;
+        let (scanned, last) = result?;
+        for (ix, mapping) in scan.output_mapping.iter().enumerate() {
+            if let Some((slot, info)) = mapping.scan {
+                let parts = &scanned[ix];
+                let out = OutletId::new(node.id, slot);
+                let (dtype, shape) = self.fact(out)?.ok_or_else(|| NotSupported("Scan (symbolic output)".into()))?;
+                let id = self.graph.add_value(&format!("{}.{slot}", node.name), dtype, &shape);
+                let mut ordered = parts.clone();
+                if info.chunk < 0 {
+                    ordered.reverse();
+                }
+                self.graph.add_node(
+                    &format!("{}.concat{slot}", node.name),
+                    Op::Concat { axis: info.axis as u32 },
+                    &ordered,
+                    &[id],
+                );
+                self.values.insert(out, id);
+            }
+            if let (Some(slot), Some(v)) = (mapping.last_value_slot, last[ix]) {
+                self.alias(node, slot, v);
+            }
+        }
+        Ok(())
+    }
+
+    /// The iterations of [`Self::lower_scan`], with `self.model` the body: per body output, its value at every
+    /// iteration (scanned outputs) and at the last one.
+    #[allow(clippy::type_complexity)]
+    fn unroll_scan(
+        &mut self,
+        node: &TypedNode,
+        scan: &Scan,
+        outer: &[ValueId],
+        iters: u64,
+        (body_inputs, body_outputs): (&[OutletId], &[OutletId]),
+        order: &[usize],
+    ) -> Result<(Vec<Vec<ValueId>>, Vec<Option<ValueId>>), NotSupported> {
+        let body = self.model;
+        // Constants once.
+        let mut consts = HashMap::new();
+        for &id in order {
+            let n = body.node(id);
+            if n.op_as::<Const>().is_some() {
+                self.lower_node(n)?;
+                consts.insert(OutletId::new(id, 0), self.values[&OutletId::new(id, 0)]);
+            }
+        }
+        let mut states: Vec<ValueId> =
+            scan.input_mapping.iter().enumerate().filter(|(_, m)| m.is_state()).map(|(slot, _)| outer[slot]).collect();
+        let mut scanned = vec![Vec::new(); body_outputs.len()];
+        let mut last = vec![None; body_outputs.len()];
+        for i in 0..iters {
+            self.values = consts.clone();
+            let mut next_state = states.iter();
+            for (slot, m) in scan.input_mapping.iter().enumerate() {
+                let value = match m {
+                    InputMapping::Full => outer[slot],
+                    InputMapping::State => *next_state.next().ok_or_else(|| NotSupported("Scan (states)".into()))?,
+                    InputMapping::Scan(info) => {
+                        let x = self.graph.value(outer[slot]).clone();
+                        let chunk = info.chunk.unsigned_abs() as u64;
+                        let start = if info.chunk < 0 { x.shape[info.axis] - 1 - i } else { i * chunk };
+                        let mut shape = x.shape.clone();
+                        shape[info.axis] = chunk;
+                        let op = Op::Slice { axes: vec![info.axis as u32], starts: vec![start as i64], steps: vec![1] };
+                        let name = format!("{}.iter{i}.in{slot}", node.name);
+                        self.emit_temp(&name, op, &[outer[slot]], x.dtype, &shape)
+                    }
+                };
+                self.values.insert(body_inputs[slot], value);
+            }
+            for &id in order {
+                let n = body.node(id);
+                if n.op_as::<TypedSource>().is_some() || n.op_as::<Const>().is_some() {
+                    continue;
+                }
+                self.lower_node(n)?;
+            }
+            let values: Vec<ValueId> = body_outputs
+                .iter()
+                .map(|o| self.values.get(o).copied().ok_or_else(|| NotSupported("Scan (body output)".into())))
+                .collect::<Result<_, _>>()?;
+            states.clear();
+            for (ix, (mapping, &v)) in scan.output_mapping.iter().zip(&values).enumerate() {
+                if mapping.scan.is_some() {
+                    scanned[ix].push(v);
+                }
+                if i + 1 == iters {
+                    last[ix] = Some(v);
+                }
+                if mapping.state {
+                    states.push(v);
+                }
+            }
+        }
+        Ok((scanned, last))
+    }
+
+    /// tract's fused LSTM cell: gate pre-activations `[…, 4h]` (ONNX order i, o, f, c) and the previous cell
+    /// `[…, h]` give `Ct = σ(f)·c_prev + σ(i)·tanh(c)` and `Ht = σ(o)·tanh(Ct)`.
+    fn lower_lstm_epilogue(&mut self, node: &TypedNode, hidden: u64) -> Lowered {
+        let (pre, c_prev) = (self.input(node, 0)?, self.input(node, 1)?);
+        let p = self.graph.value(pre).clone();
+        let last = p.shape.len().checked_sub(1).ok_or_else(|| NotSupported("LstmEpilogue (rank)".into()))?;
+        if p.shape[last] != 4 * hidden {
+            return unsupported("LstmEpilogue (shape)");
+        }
+        let mut gate_shape = p.shape.clone();
+        gate_shape[last] = hidden;
+        let name = node.name.clone();
+        let gate = |this: &mut Self, k: u64, what: &str, fun: UnaryFn| {
+            let op = Op::Slice { axes: vec![last as u32], starts: vec![(k * hidden) as i64], steps: vec![1] };
+            let raw = this.emit_temp(&format!("{name}.{what}.pre"), op, &[pre], p.dtype, &gate_shape);
+            this.emit_temp(&format!("{name}.{what}"), Op::Unary { fun }, &[raw], p.dtype, &gate_shape)
+        };
+        let i = gate(self, 0, "i", UnaryFn::Sigmoid);
+        let o = gate(self, 1, "o", UnaryFn::Sigmoid);
+        let f = gate(self, 2, "f", UnaryFn::Sigmoid);
+        let c = gate(self, 3, "c", UnaryFn::Tanh);
+        let (h_out, c_out) = (self.output(node, 0)?, self.output(node, 1)?);
+        let ct_shape = self.graph.value(c_out).shape.clone();
+        let kept = self.emit_temp(
+            &format!("{name}.kept"),
+            Op::Binary { fun: BinaryFn::Mul },
+            &[f, c_prev],
+            p.dtype,
+            &ct_shape,
+        );
+        let added =
+            self.emit_temp(&format!("{name}.added"), Op::Binary { fun: BinaryFn::Mul }, &[i, c], p.dtype, &gate_shape);
+        self.graph.add_node(&format!("{name}.cell"), Op::Binary { fun: BinaryFn::Add }, &[kept, added], &[c_out]);
+        let squashed = self.emit_temp(
+            &format!("{name}.tanh_cell"),
+            Op::Unary { fun: UnaryFn::Tanh },
+            &[c_out],
+            p.dtype,
+            &ct_shape,
+        );
+        self.graph.add_node(&format!("{name}.hidden"), Op::Binary { fun: BinaryFn::Mul }, &[o, squashed], &[h_out]);
+        Ok(())
+    }
+
+    /// A float scalar constant of `dtype` (f32 or f16; an f16 one goes through a `Cast` that folding removes).
+    fn float_scalar(&mut self, name: &str, v: f32, dtype: DType) -> Result<ValueId, NotSupported> {
+        let c = self.graph.add_constant(name, Tensor::new(&[], &[v]).map_err(|e| NotSupported(e.to_string()))?);
+        match dtype {
+            DType::F32 => Ok(c),
+            DType::F16 | DType::F64 => Ok(self.emit_temp(&format!("{name}.cast"), Op::Cast, &[c], dtype, &[])),
+            other => unsupported(format!("{} on {other}", "float constant")),
+        }
+    }
+
+    /// Scaled dot-product attention (ONNX `Attention`, which tract turns into `Sdpa` on `[B, H, S, D]` tensors):
+    /// `softmax(Q·Kᵀ·scale + mask)·V`, K and V heads repeated for grouped-query attention, a bool mask meaning
+    /// "attend" where true.
+    fn lower_sdpa(&mut self, node: &TypedNode, sdpa: &Sdpa) -> Lowered {
+        if sdpa.is_causal {
+            return unsupported("SDPA (causal with symbolic sequence lengths)");
+        }
+        let (q, k, v) = (self.input(node, 0)?, self.input(node, 1)?, self.input(node, 2)?);
+        let (qv, kv, vv) = (self.graph.value(q).clone(), self.graph.value(k).clone(), self.graph.value(v).clone());
+        let [b, hq, sq, d] = qv.shape[..] else { return unsupported("SDPA (rank)") };
+        let ([_, hk, skv, _], [_, _, _, dv]) = (&kv.shape[..], &vv.shape[..]) else {
+            return unsupported("SDPA (rank)");
+        };
+        let (hk, skv, dv) = (*hk, *skv, *dv);
+        if hk == 0 || hq % hk != 0 {
+            return unsupported("SDPA (head counts)");
+        }
+        let dtype = qv.dtype;
+        let name = node.name.clone();
+        let repeat = |this: &mut Self, x: ValueId, which: &str, last: u64| {
+            let g = hq / hk;
+            if g == 1 {
+                return x;
+            }
+            let dt = this.graph.value(x).dtype;
+            let r = this.emit_temp(&format!("{name}.{which}.unsqueeze"), Op::Reshape, &[x], dt, &[b, hk, 1, skv, last]);
+            let e = this.emit_temp(&format!("{name}.{which}.expand"), Op::Expand, &[r], dt, &[b, hk, g, skv, last]);
+            this.emit_temp(&format!("{name}.{which}.heads"), Op::Reshape, &[e], dt, &[b, hq, skv, last])
+        };
+        let k = repeat(self, k, "k", d);
+        let v = repeat(self, v, "v", dv);
+        let scores_shape = [b, hq, sq, skv];
+        let mm = Op::MatMul { transpose_a: false, transpose_b: true, epilogue: vec![] };
+        let scores = self.emit_temp(&format!("{name}.scores"), mm, &[q, k], dtype, &scores_shape);
+        let scale = match &sdpa.scale {
+            Some(t) => t.cast_to_scalar::<f32>().map_err(|e| NotSupported(format!("SDPA scale ({e})")))?,
+            None => 1.0 / (d as f32).sqrt(),
+        };
+        let scale = self.float_scalar(&format!("{name}.scale"), scale, dtype)?;
+        let mut logits = self.emit_temp(
+            &format!("{name}.scaled"),
+            Op::Binary { fun: BinaryFn::Mul },
+            &[scores, scale],
+            dtype,
+            &scores_shape,
+        );
+        if node.inputs.len() > 3 {
+            let mut mask = self.input(node, 3)?;
+            let m = self.graph.value(mask).clone();
+            if m.dtype == DType::Bool {
+                let zero = self.float_scalar(&format!("{name}.mask.zero"), 0.0, dtype)?;
+                let ninf = self.float_scalar(&format!("{name}.mask.ninf"), f32::NEG_INFINITY, dtype)?;
+                mask = self.emit_temp(&format!("{name}.mask.bias"), Op::Where, &[mask, zero, ninf], dtype, &m.shape);
+            } else if m.dtype != dtype {
+                mask = self.emit_temp(&format!("{name}.mask.cast"), Op::Cast, &[mask], dtype, &m.shape);
+            }
+            logits = self.emit_temp(
+                &format!("{name}.masked"),
+                Op::Binary { fun: BinaryFn::Add },
+                &[logits, mask],
+                dtype,
+                &scores_shape,
+            );
+            let mut probs =
+                self.emit_temp(&format!("{name}.softmax"), Op::Softmax { axis: 3 }, &[logits], dtype, &scores_shape);
+            // ONNX: a row whose keys are all masked out attends to nothing (zeros, not the NaN of exp(−∞ + ∞)).
+            let ms = self.graph.value(mask).shape.clone();
+            let mut row_shape = ms.clone();
+            if let Some(last) = row_shape.last_mut() {
+                *last = 1;
+            }
+            let axes = vec![ms.len().saturating_sub(1) as u32];
+            let row_max = self.emit_temp(
+                &format!("{name}.mask.row_max"),
+                Op::Reduce { fun: ReduceFn::Max, axes },
+                &[mask],
+                dtype,
+                &row_shape,
+            );
+            let isinf = Op::Unary { fun: UnaryFn::IsInf { detect_positive: false, detect_negative: true } };
+            let dead = self.emit_temp(&format!("{name}.mask.dead_rows"), isinf, &[row_max], DType::Bool, &row_shape);
+            let zero = self.float_scalar(&format!("{name}.zero"), 0.0, dtype)?;
+            probs = self.emit_temp(&format!("{name}.probs"), Op::Where, &[dead, zero, probs], dtype, &scores_shape);
+            let mm = Op::MatMul { transpose_a: false, transpose_b: false, epilogue: vec![] };
+            return self.emit(node, mm, &[probs, v]);
+        }
+        let probs =
+            self.emit_temp(&format!("{name}.softmax"), Op::Softmax { axis: 3 }, &[logits], dtype, &scores_shape);
+        let mm = Op::MatMul { transpose_a: false, transpose_b: false, epilogue: vec![] };
+        self.emit(node, mm, &[probs, v])
+    }
+
+    /// ONNX `OneHot`: `Where(Equal(indices (negative ones + depth), range), on, off)`; out-of-range indices match no
+    /// position and give `off` everywhere.
+    fn lower_one_hot(&mut self, node: &TypedNode, one_hot: &OneHot) -> Lowered {
+        let (_, out_shape) =
+            self.fact(OutletId::new(node.id, 0))?.ok_or_else(|| NotSupported("OneHot (symbolic)".into()))?;
+        let out_dtype = dtype_of(one_hot.on.datum_type())?;
+        let mut x = self.input(node, 0)?;
+        let name = node.name.clone();
+        let value = self.graph.value(x).clone();
+        if value.dtype != DType::I64 {
+            // ONNX casts float (and other integer) indices to int64.
+            x = self.emit_temp(&format!("{name}.indices"), Op::Cast, &[x], DType::I64, &value.shape);
+        }
+        let depth = one_hot.dim as i64;
+        let scalar = |v: i64| Tensor::new(&[], &[v]).map_err(|e| NotSupported(e.to_string()));
+        let zero = self.graph.add_constant(&format!("{name}.zero"), scalar(0)?);
+        let depth_c = self.graph.add_constant(&format!("{name}.depth"), scalar(depth)?);
+        let shape = value.shape.clone();
+        let negative = self.emit_temp(
+            &format!("{name}.negative"),
+            Op::Binary { fun: BinaryFn::Less },
+            &[x, zero],
+            DType::Bool,
+            &shape,
+        );
+        let wrapped = self.emit_temp(
+            &format!("{name}.wrapped"),
+            Op::Binary { fun: BinaryFn::Add },
+            &[x, depth_c],
+            DType::I64,
+            &shape,
+        );
+        let fixed = self.emit_temp(&format!("{name}.fixed"), Op::Where, &[negative, wrapped, x], DType::I64, &shape);
+        let mut unsqueezed = shape.clone();
+        unsqueezed.insert(one_hot.axis, 1);
+        let idx = self.emit_temp(&format!("{name}.unsqueeze"), Op::Reshape, &[fixed], DType::I64, &unsqueezed);
+        let mut range_shape = vec![1u64; out_shape.len()];
+        range_shape[one_hot.axis] = depth as u64;
+        let range: Vec<i64> = (0..depth).collect();
+        let range = Tensor::new(&range_shape, &range).map_err(|e| NotSupported(e.to_string()))?;
+        let range = self.graph.add_constant(&format!("{name}.range"), range);
+        let hit = self.emit_temp(
+            &format!("{name}.hit"),
+            Op::Binary { fun: BinaryFn::Equal },
+            &[idx, range],
+            DType::Bool,
+            &out_shape,
+        );
+        let on = self.graph.add_constant(&format!("{name}.on"), tensor_from_tract(&one_hot.on)?);
+        let off = self.graph.add_constant(&format!("{name}.off"), tensor_from_tract(&one_hot.off)?);
+        if self.graph.value(on).dtype != out_dtype {
+            return unsupported("OneHot (values dtype)");
+        }
+        self.emit(node, Op::Where, &[hit, on, off])
+    }
+
+    /// ONNX `Trilu` with a constant `k`: `Where(mask, x, 0)` with the triangle as a constant mask over the last two
+    /// axes.
+    fn lower_trilu(&mut self, node: &TypedNode, upper: bool) -> Lowered {
+        let x = self.input(node, 0)?;
+        let value = self.graph.value(x).clone();
+        let k = self.konst(node, 1, "k")?;
+        let k = k.cast_to_scalar::<i64>().map_err(|e| NotSupported(format!("Trilu k ({e})")))?;
+        let rank = value.shape.len();
+        if rank < 2 {
+            return unsupported("Trilu (rank < 2)");
+        }
+        let (rows, cols) = (value.shape[rank - 2], value.shape[rank - 1]);
+        let keep: Vec<bool> = (0..rows as i64)
+            .flat_map(|r| (0..cols as i64).map(move |c| if upper { c >= r + k } else { c <= r + k }))
+            .collect();
+        let mask = Tensor::new(&[rows, cols], &keep).map_err(|e| NotSupported(e.to_string()))?;
+        let mask = self.graph.add_constant(&format!("{}.mask", node.name), mask);
+        let zero = self.graph.add_constant(&format!("{}.zero", node.name), Tensor::zeros(value.dtype, &[]));
+        self.emit(node, Op::Where, &[mask, x, zero])
+    }
+
+    /// The constant value of input `slot`, as tract holds it.
+    fn konst(
+        &self,
+        node: &TypedNode,
+        slot: usize,
+        what: &str,
+    ) -> Result<Arc<tract_onnx::prelude::Tensor>, NotSupported> {
+        node.inputs
+            .get(slot)
+            .and_then(|&o| self.model.outlet_fact(o).ok())
+            .and_then(|f| f.konst.clone())
+            .ok_or_else(|| NotSupported(format!("{} (non-constant {what})", node.op.name())))
+    }
+
+    /// ONNX `Slice` with its parameters as inputs (constant once the shape inputs are known): one `Slice`.
+    fn lower_strided_slice(&mut self, node: &TypedNode, ss: &StridedSlice) -> Lowered {
+        if ss.shrink_axis_mask != 0 {
+            return unsupported("StridedSlice (shrink mask)");
+        }
+        let ints = |t: &tract_onnx::prelude::Tensor| -> Result<Vec<i64>, NotSupported> {
+            let t = t.cast_to::<i64>().map_err(|e| NotSupported(format!("StridedSlice ({e})")))?;
+            t.to_plain_array_view::<i64>()
+                .map(|v| v.iter().copied().collect())
+                .map_err(|e| NotSupported(format!("{e:?}")))
+        };
+        let x = self.input(node, 0)?;
+        let in_shape = self.graph.value(x).shape.clone();
+        let rank = in_shape.len() as i64;
+        let (begin, end) = (self.konst(node, 1, "starts")?, self.konst(node, 2, "ends")?);
+        let axes: Vec<usize> = match ss.optional_axes_input {
+            Some(i) => ints(&*self.konst(node, i, "axes")?)?
+                .into_iter()
+                .map(|a| if a < 0 { a + rank } else { a })
+                .map(|a| usize::try_from(a).ok().filter(|&a| a < in_shape.len()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| NotSupported("StridedSlice (axis out of range)".into()))?,
+            None => (0..in_shape.len()).collect(),
+        };
+        let strides: Vec<i32> = match ss.optional_steps_input {
+            Some(i) => ints(&*self.konst(node, i, "steps")?)?
+                .into_iter()
+                .map(|s| s.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+                .collect(),
+            None => vec![1; axes.len()],
+        };
+        let mut starts = Vec::with_capacity(axes.len());
+        for (ix, &axis) in axes.iter().enumerate() {
+            let dim = TDim::from(in_shape[axis] as i64);
+            let d = ss
+                .prepare_one_dim(ix, &dim, &begin, &end, &strides)
+                .map_err(|e| NotSupported(format!("StridedSlice ({e})")))?;
+            let start = d.begin.to_i64().map_err(|_| NotSupported("StridedSlice (symbolic start)".into()))?;
+            starts.push((axis as u32, start, d.stride as i64));
+        }
+        starts.sort_by_key(|s| s.0);
+        if starts.windows(2).any(|w| w[0].0 == w[1].0) || starts.iter().any(|s| s.2 == 0) {
+            return unsupported("StridedSlice (repeated axis or zero step)");
+        }
+        let op = Op::Slice {
+            axes: starts.iter().map(|s| s.0).collect(),
+            starts: starts.iter().map(|s| s.1).collect(),
+            steps: starts.iter().map(|s| s.2).collect(),
+        };
+        self.emit(node, op, &[x])
     }
 
     fn lower_pad(&mut self, node: &TypedNode, pad: &Pad) -> Lowered {
@@ -616,73 +1187,160 @@ impl<'m> Lowering<'m> {
         self.emit(node, op, &[x])
     }
 
-    /// Lowers a two-input einsum to a batched `MatMul`, with transposes and reshapes around it where the axes are
-    /// not already in `[batch…, m…, k…] × [batch…, k…, n…]` order.
+    /// Lowers an einsum of one or two inputs. A letter repeated within an input (a diagonal) is taken with a
+    /// transpose, a reshape and a strided slice; letters of one input that neither the other input nor the output
+    /// has are summed away first; two inputs then become one batched `MatMul` (batch axes broadcast as numpy does),
+    /// with transposes and reshapes around it; a last transpose puts the axes in the output's order.
     fn lower_einsum(&mut self, node: &TypedNode, einsum: &EinSum) -> Lowered {
-        if einsum.q_params.is_some() || node.inputs.len() != 2 {
-            return unsupported("EinSum (quantized or not two inputs)");
+        if einsum.q_params.is_some() {
+            return unsupported("EinSum (quantized)");
         }
         let expr = einsum.axes.to_string();
-        let plan = EinsumPlan::parse(&expr).ok_or_else(|| NotSupported(format!("EinSum ({expr})")))?;
-        let a = self.input(node, 0)?;
-        let b = self.input(node, 1)?;
-        let a_value = self.graph.value(a).clone();
-        let b_value = self.graph.value(b).clone();
-        let size_of = |c: char| -> Option<u64> {
-            plan.a
-                .iter()
-                .position(|&x| x == c)
-                .map(|i| a_value.shape[i])
-                .or_else(|| plan.b.iter().position(|&x| x == c).map(|i| b_value.shape[i]))
+        let bad = || NotSupported(format!("EinSum ({expr})"));
+        let (ins, out) = expr.split_once("->").ok_or_else(bad)?;
+        let specs: Vec<Vec<char>> = ins.split(',').map(|s| s.chars().collect()).collect();
+        let out: Vec<char> = out.chars().collect();
+        let repeated = |s: &[char]| s.iter().enumerate().any(|(i, c)| s[..i].contains(c));
+        if specs.len() != node.inputs.len() || specs.len() > 2 || repeated(&out) {
+            return Err(bad());
+        }
+        let mut operands = Vec::with_capacity(specs.len());
+        for (slot, spec) in specs.iter().enumerate() {
+            let x = self.input(node, slot)?;
+            let other: Vec<char> =
+                specs.iter().enumerate().filter(|(i, _)| *i != slot).flat_map(|(_, s)| s.clone()).collect();
+            let keep = |c: &char| out.contains(c) || other.contains(c);
+            operands.push(self.einsum_operand(&node.name, slot, x, spec, &keep).ok_or_else(bad)?);
+        }
+        let (value, chars) = match operands.as_slice() {
+            [one] => one.clone(),
+            [a, b] => self.einsum_matmul(&node.name, a, b, &out).ok_or_else(bad)?,
+            _ => return Err(bad()),
         };
-        // Every shared axis must have the same extent in both operands (no broadcasting of size-1 batch axes).
-        for &c in plan.batch.iter().chain(&plan.k) {
-            let ia = plan.a.iter().position(|&x| x == c);
-            let ib = plan.b.iter().position(|&x| x == c);
-            if let (Some(ia), Some(ib)) = (ia, ib)
-                && a_value.shape[ia] != b_value.shape[ib]
-            {
-                return unsupported(format!("EinSum ({expr}, broadcast axis)"));
-            }
+        if chars.len() != out.len() || out.iter().any(|c| !chars.contains(c)) {
+            return Err(bad());
         }
-        let product = |axes: &[char]| axes.iter().map(|&c| size_of(c).unwrap_or(1)).product::<u64>();
-        let batch: Vec<u64> = plan.batch.iter().map(|&c| size_of(c).unwrap_or(1)).collect();
-        let (m, k, n) = (product(&plan.m), product(&plan.k), product(&plan.n));
-        let dtype = a_value.dtype;
+        let perm: Vec<u32> = out.iter().map(|c| chars.iter().position(|x| x == c).unwrap_or(0) as u32).collect();
+        if perm.iter().enumerate().all(|(i, &p)| i as u32 == p) {
+            return self.emit(node, Op::Reshape, &[value]);
+        }
+        self.emit(node, Op::Transpose { perm }, &[value])
+    }
 
-        // A as [batch…, M, K] (or [batch…, K, M] with transpose_a when that avoids a transpose).
-        let a_mk: Vec<char> = plan.batch.iter().chain(&plan.m).chain(&plan.k).copied().collect();
-        let a_km: Vec<char> = plan.batch.iter().chain(&plan.k).chain(&plan.m).copied().collect();
-        let (a_order, transpose_a) = if plan.a == a_km && plan.a != a_mk { (a_km, true) } else { (a_mk, false) };
-        let b_kn: Vec<char> = plan.batch.iter().chain(&plan.k).chain(&plan.n).copied().collect();
-        let b_nk: Vec<char> = plan.batch.iter().chain(&plan.n).chain(&plan.k).copied().collect();
-        let (b_order, transpose_b) = if plan.b == b_nk && plan.b != b_kn { (b_nk, true) } else { (b_kn, false) };
+    /// One einsum input with its diagonals taken and the letters `keep` rejects summed away: the value and the
+    /// letters of its axes, or None when extents disagree.
+    fn einsum_operand(
+        &mut self,
+        base: &str,
+        slot: usize,
+        x: ValueId,
+        spec: &[char],
+        keep: &dyn Fn(&char) -> bool,
+    ) -> Option<(ValueId, Vec<char>)> {
+        let mut value = x;
+        let mut chars = spec.to_vec();
+        let v = self.graph.value(x).clone();
+        if v.shape.len() != chars.len() {
+            return None;
+        }
+        let mut shape = v.shape.clone();
+        let mut step = 0;
+        // Diagonals: bring the two axes of a repeated letter last, flatten them, and keep every (n + 1)-th value.
+        while let Some(q) = (0..chars.len()).find(|&q| chars[..q].contains(&chars[q])) {
+            let p = chars.iter().position(|c| *c == chars[q])?;
+            let n = shape[p];
+            if shape[q] != n {
+                return None;
+            }
+            let mut order: Vec<usize> = (0..chars.len()).filter(|&i| i != p && i != q).collect();
+            order.extend([p, q]);
+            let perm: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+            let moved: Vec<u64> = order.iter().map(|&i| shape[i]).collect();
+            let name = format!("{base}.in{slot}.diag{step}");
+            step += 1;
+            value = self.emit_temp(&format!("{name}.transpose"), Op::Transpose { perm }, &[value], v.dtype, &moved);
+            let mut flat = moved[..moved.len() - 2].to_vec();
+            flat.push(n * n);
+            value = self.emit_temp(&format!("{name}.flatten"), Op::Reshape, &[value], v.dtype, &flat);
+            let axis = (flat.len() - 1) as u32;
+            let mut diag = flat.clone();
+            *diag.last_mut()? = n;
+            let op = Op::Slice { axes: vec![axis], starts: vec![0], steps: vec![n as i64 + 1] };
+            value = self.emit_temp(&format!("{name}.slice"), op, &[value], v.dtype, &diag);
+            let c = chars[p];
+            chars = order[..order.len() - 2].iter().map(|&i| chars[i]).chain([c]).collect();
+            shape = diag;
+        }
+        let summed: Vec<usize> = (0..chars.len()).filter(|&i| !keep(&chars[i])).collect();
+        if !summed.is_empty() {
+            let axes: Vec<u32> = summed.iter().map(|&i| i as u32).collect();
+            let kept: Vec<usize> = (0..chars.len()).filter(|i| !summed.contains(i)).collect();
+            let out_shape: Vec<u64> = kept.iter().map(|&i| shape[i]).collect();
+            let name = format!("{base}.in{slot}.sum");
+            value = self.emit_temp(&name, Op::Reduce { fun: ReduceFn::Sum, axes }, &[value], v.dtype, &out_shape);
+            chars = kept.iter().map(|&i| chars[i]).collect();
+        }
+        Some((value, chars))
+    }
 
-        let mut a_dims = batch.clone();
-        a_dims.extend(if transpose_a { [k, m] } else { [m, k] });
-        let mut b_dims = batch.clone();
-        b_dims.extend(if transpose_b { [n, k] } else { [k, n] });
-        let a3 = self.arrange(&node.name, "a", a, &plan.a, &a_order, &a_dims);
-        let b3 = self.arrange(&node.name, "b", b, &plan.b, &b_order, &b_dims);
-
-        let mut out_dims = batch;
-        out_dims.extend([m, n]);
-        let natural: Vec<char> = plan.batch.iter().chain(&plan.m).chain(&plan.n).copied().collect();
-        let out_outlet = OutletId::new(node.id, 0);
-        let (_, final_shape) = self.fact(out_outlet)?.ok_or_else(|| NotSupported("EinSum (symbolic)".into()))?;
+    /// Two einsum operands (every letter of each in the other or in the output) as one batched `MatMul`: the result
+    /// and its letters, batch letters first, then A's, then B's. None when a summed extent differs or batch
+    /// extents do not broadcast.
+    fn einsum_matmul(
+        &mut self,
+        base: &str,
+        (a, sa): &(ValueId, Vec<char>),
+        (b, sb): &(ValueId, Vec<char>),
+        out: &[char],
+    ) -> Option<(ValueId, Vec<char>)> {
+        let (av, bv) = (self.graph.value(*a).clone(), self.graph.value(*b).clone());
+        let ea = |c: char| sa.iter().position(|&x| x == c).map(|i| av.shape[i]);
+        let eb = |c: char| sb.iter().position(|&x| x == c).map(|i| bv.shape[i]);
+        let batch: Vec<char> = out.iter().copied().filter(|c| sa.contains(c) && sb.contains(c)).collect();
+        let m: Vec<char> = sa.iter().copied().filter(|c| out.contains(c) && !sb.contains(c)).collect();
+        let n: Vec<char> = sb.iter().copied().filter(|c| out.contains(c) && !sa.contains(c)).collect();
+        let k: Vec<char> = sa.iter().copied().filter(|c| sb.contains(c) && !out.contains(c)).collect();
+        if k.iter().any(|&c| ea(c) != eb(c)) {
+            return None;
+        }
+        let mut out_batch = Vec::with_capacity(batch.len());
+        for &c in &batch {
+            let (x, y) = (ea(c)?, eb(c)?);
+            out_batch.push(match (x, y) {
+                _ if x == y => x,
+                (1, y) => y,
+                (x, 1) => x,
+                _ => return None,
+            });
+        }
+        let product = |e: &dyn Fn(char) -> Option<u64>, cs: &[char]| cs.iter().map(|&c| e(c)).product::<Option<u64>>();
+        let (mm, kk, nn) = (product(&ea, &m)?, product(&ea, &k)?, product(&eb, &n)?);
+        let concat = |parts: &[&[char]]| parts.concat();
+        // A as [batch…, M, K], or as [batch…, K, M] with transpose_a when that spares a transpose; B likewise.
+        let (a_mk, a_km) = (concat(&[&batch, &m, &k]), concat(&[&batch, &k, &m]));
+        let (transpose_a, a_order) = if *sa == a_km && *sa != a_mk { (true, a_km) } else { (false, a_mk) };
+        let (b_kn, b_nk) = (concat(&[&batch, &k, &n]), concat(&[&batch, &n, &k]));
+        let (transpose_b, b_order) = if *sb == b_nk && *sb != b_kn { (true, b_nk) } else { (false, b_kn) };
+        let batch_a: Vec<u64> = batch.iter().map(|&c| ea(c)).collect::<Option<_>>()?;
+        let batch_b: Vec<u64> = batch.iter().map(|&c| eb(c)).collect::<Option<_>>()?;
+        let a_dims: Vec<u64> = batch_a.iter().copied().chain(if transpose_a { [kk, mm] } else { [mm, kk] }).collect();
+        let b_dims: Vec<u64> = batch_b.iter().copied().chain(if transpose_b { [nn, kk] } else { [kk, nn] }).collect();
+        let a3 = self.arrange(base, "a", *a, sa, &a_order, &a_dims);
+        let b3 = self.arrange(base, "b", *b, sb, &b_order, &b_dims);
+        let mut mm_dims = out_batch.clone();
+        mm_dims.extend([mm, nn]);
         let op = Op::MatMul { transpose_a, transpose_b, epilogue: vec![] };
-        if natural == plan.out && out_dims.iter().product::<u64>() == final_shape.iter().product::<u64>() {
-            if out_dims == final_shape {
-                return self.emit(node, op, &[a3, b3]);
-            }
-            let mm = self.emit_temp(&format!("{}.matmul", node.name), op, &[a3, b3], dtype, &out_dims);
-            return self.emit(node, Op::Reshape, &[mm]);
-        }
-        let mm = self.emit_temp(&format!("{}.matmul", node.name), op, &[a3, b3], dtype, &out_dims);
-        let natural_dims: Vec<u64> = natural.iter().map(|&c| size_of(c).unwrap_or(1)).collect();
-        let unflat = self.emit_temp(&format!("{}.unflatten", node.name), Op::Reshape, &[mm], dtype, &natural_dims);
-        let perm: Vec<u32> = plan.out.iter().map(|c| natural.iter().position(|x| x == c).unwrap_or(0) as u32).collect();
-        self.emit(node, Op::Transpose { perm }, &[unflat])
+        let product = self.emit_temp(&format!("{base}.matmul"), op, &[a3, b3], av.dtype, &mm_dims);
+        let chars = concat(&[&batch, &m, &n]);
+        let mut natural = out_batch;
+        natural.extend(m.iter().map(|&c| ea(c).unwrap_or(1)));
+        natural.extend(n.iter().map(|&c| eb(c).unwrap_or(1)));
+        let value = if natural == mm_dims {
+            product
+        } else {
+            self.emit_temp(&format!("{base}.unflatten"), Op::Reshape, &[product], av.dtype, &natural)
+        };
+        Some((value, chars))
     }
 
     /// Brings `value` (axes `from`) into axis order `to`, then reshapes it to `dims`; returns the new value.
@@ -712,48 +1370,29 @@ impl<'m> Lowering<'m> {
     }
 }
 
-/// The roles of an einsum's axes: batch (both inputs and output), m (A and output), n (B and output), k (both
-/// inputs, summed).
-struct EinsumPlan {
-    a: Vec<char>,
-    b: Vec<char>,
-    out: Vec<char>,
-    batch: Vec<char>,
-    m: Vec<char>,
-    k: Vec<char>,
-    n: Vec<char>,
-}
-
-impl EinsumPlan {
-    fn parse(expr: &str) -> Option<EinsumPlan> {
-        let (inputs, out) = expr.split_once("->")?;
-        let (a, b) = inputs.split_once(',')?;
-        let (a, b, out): (Vec<char>, Vec<char>, Vec<char>) =
-            (a.chars().collect(), b.chars().collect(), out.chars().collect());
-        let (mut batch, mut m, mut k, mut n) = (vec![], vec![], vec![], vec![]);
-        for &c in &out {
-            match (a.contains(&c), b.contains(&c)) {
-                (true, true) => batch.push(c),
-                (true, false) => m.push(c),
-                (false, true) => n.push(c),
-                (false, false) => return None,
-            }
-        }
-        for &c in &a {
-            if !out.contains(&c) {
-                if !b.contains(&c) {
-                    return None; // an axis summed within A alone
-                }
-                k.push(c);
-            }
-        }
-        if b.iter().any(|c| !out.contains(c) && !a.contains(c)) {
-            return None;
-        }
-        // Batch axes must lead the output for the matmul result to be in output order without a transpose; other
-        // orders are handled by a final transpose.
-        Some(EinsumPlan { a, b, out, batch, m, k, n })
-    }
+/// For each output position of a pooling window (row-major over the spatial axes), the number of window positions
+/// inside the input.
+fn window_counts(
+    input: &[u64],
+    output: &[u64],
+    kernel: &[u32],
+    strides: &[u32],
+    dilations: &[u32],
+    pads: &[u32],
+) -> Vec<f32> {
+    let rank = input.len();
+    let at = |v: &[u32], d: usize, default: u32| v.get(d).copied().unwrap_or(default) as i64;
+    let per_axis: Vec<Vec<f32>> = (0..rank)
+        .map(|d| {
+            (0..output[d] as i64)
+                .map(|o| {
+                    let (k, s, dil, pad) = (at(kernel, d, 1), at(strides, d, 1), at(dilations, d, 1), at(pads, d, 0));
+                    (0..k).filter(|&i| (0..input[d] as i64).contains(&(o * s + i * dil - pad))).count() as f32
+                })
+                .collect()
+        })
+        .collect();
+    per_axis.iter().fold(vec![1.0f32], |acc, axis| acc.iter().flat_map(|&a| axis.iter().map(move |&c| a * c)).collect())
 }
 
 fn dtype_of(dt: DatumType) -> Result<DType, NotSupported> {
@@ -770,12 +1409,18 @@ fn dtype_of(dt: DatumType) -> Result<DType, NotSupported> {
         DatumType::U32 => DType::U32,
         DatumType::U64 => DType::U64,
         DatumType::Bool => DType::Bool,
+        // Shape values (ONNX `Shape`, `Size`): int64 in ONNX.
+        DatumType::TDim => DType::I64,
         other => return unsupported(format!("dtype {other:?}")),
     })
 }
 
 /// Copies a tract tensor into a host tensor of the same dtype (little-endian bytes).
 fn tensor_from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, NotSupported> {
+    if t.datum_type() == DatumType::TDim {
+        let ints = t.cast_to::<i64>().map_err(|e| NotSupported(format!("symbolic shape value ({e})")))?;
+        return tensor_from_tract(&ints);
+    }
     let dtype = dtype_of(t.datum_type())?;
     let shape: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
     macro_rules! le {
@@ -804,6 +1449,40 @@ fn tensor_from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tensor, NotSuppo
     Tensor::from_bytes(dtype, &shape, bytes).map_err(|e| NotSupported(e.to_string()))
 }
 
+fn scatter_reduction(r: TractScatterReduction) -> ScatterReduction {
+    match r {
+        TractScatterReduction::None => ScatterReduction::None,
+        TractScatterReduction::Add => ScatterReduction::Add,
+        TractScatterReduction::Mul => ScatterReduction::Mul,
+        TractScatterReduction::Min => ScatterReduction::Min,
+        TractScatterReduction::Max => ScatterReduction::Max,
+    }
+}
+
+/// Copies a host tensor into a tract tensor (for ops of ours that tract evaluates while propagating constants).
+fn tensor_to_tract(t: &Tensor) -> TractResult<tract_onnx::prelude::Tensor> {
+    use tract_onnx::prelude::Tensor as T;
+    let shape: Vec<usize> = t.shape().iter().map(|&d| d as usize).collect();
+    Ok(match t.dtype() {
+        DType::F32 => T::from_shape(&shape, &t.to_vec::<f32>()?)?,
+        DType::F64 => T::from_shape(&shape, &t.to_vec::<f64>()?)?,
+        DType::F16 => {
+            let v: Vec<tract_onnx::prelude::f16> =
+                t.bytes().chunks_exact(2).map(|b| tract_onnx::prelude::f16::from_le_bytes([b[0], b[1]])).collect();
+            T::from_shape(&shape, &v)?
+        }
+        DType::I8 => T::from_shape(&shape, &t.to_vec::<i8>()?)?,
+        DType::I16 => T::from_shape(&shape, &t.to_vec::<i16>()?)?,
+        DType::I32 => T::from_shape(&shape, &t.to_vec::<i32>()?)?,
+        DType::I64 => T::from_shape(&shape, &t.to_vec::<i64>()?)?,
+        DType::U8 => T::from_shape(&shape, &t.to_vec::<u8>()?)?,
+        DType::U16 => T::from_shape(&shape, &t.to_vec::<u16>()?)?,
+        DType::U32 => T::from_shape(&shape, &t.to_vec::<u32>()?)?,
+        DType::U64 => T::from_shape(&shape, &t.to_vec::<u64>()?)?,
+        DType::Bool => T::from_shape(&shape, &t.to_vec::<bool>()?)?,
+    })
+}
+
 fn binary_fn(name: &str) -> Result<BinaryFn, NotSupported> {
     Ok(match name {
         "Add" => BinaryFn::Add,
@@ -822,18 +1501,12 @@ fn binary_fn(name: &str) -> Result<BinaryFn, NotSupported> {
         "BitXor" => BinaryFn::BitwiseXor,
         "ShiftLeft" => BinaryFn::BitShiftLeft,
         "ShiftRight" => BinaryFn::BitShiftRight,
+        "Eq" => BinaryFn::Equal,
+        "LT" => BinaryFn::Less,
+        "LTE" => BinaryFn::LessOrEqual,
+        "GT" => BinaryFn::Greater,
+        "GTE" => BinaryFn::GreaterOrEqual,
         other => return unsupported(format!("binary {other}")),
-    })
-}
-
-fn comparison_fn(name: &str) -> Option<BinaryFn> {
-    Some(match name {
-        "CompEq" => BinaryFn::Equal,
-        "CompLT" => BinaryFn::Less,
-        "CompLTE" => BinaryFn::LessOrEqual,
-        "CompGT" => BinaryFn::Greater,
-        "CompGTE" => BinaryFn::GreaterOrEqual,
-        _ => return None,
     })
 }
 
@@ -871,10 +1544,21 @@ fn unary_fn(op: &ElementWiseOp) -> Result<UnaryFn, NotSupported> {
         "IsNan" => UnaryFn::IsNaN,
         "HardSwish" => UnaryFn::HardSwish,
         other => {
-            let debug = format!("{:?}", op.0);
-            if let Some(alpha) = debug.strip_prefix("LeakyRelu { alpha: ").and_then(|s| s.strip_suffix(" }")) {
-                let alpha = alpha.parse().map_err(|_| NotSupported(format!("unary {debug}")))?;
-                return Ok(UnaryFn::LeakyRelu { alpha });
+            if let Some(leaky) = op.0.downcast_ref::<LeakyRelu>() {
+                return Ok(UnaryFn::LeakyRelu { alpha: leaky.alpha });
+            }
+            if let Some(inf) = op.0.downcast_ref::<IsInf>() {
+                let (detect_positive, detect_negative) = (inf.detect_positive, inf.detect_negative);
+                return Ok(UnaryFn::IsInf { detect_positive, detect_negative });
+            }
+            if op.0.downcast_ref::<GeluExact>().is_some() {
+                return Ok(UnaryFn::Gelu { approximate: false });
+            }
+            if let Some(gelu) = op.0.downcast_ref::<GeluApproximate>() {
+                if gelu.fast_impl {
+                    return unsupported("unary GeluApproximate (fast)");
+                }
+                return Ok(UnaryFn::Gelu { approximate: true });
             }
             return unsupported(format!("unary {other}"));
         }
@@ -883,13 +1567,1353 @@ fn unary_fn(op: &ElementWiseOp) -> Result<UnaryFn, NotSupported> {
 
 #[cfg(test)]
 mod tests {
-    use super::EinsumPlan;
+    use super::window_counts;
 
     #[test]
-    fn einsum_roles() {
-        let p = EinsumPlan::parse("bmk,bkn->bmn").unwrap();
-        assert_eq!((p.batch, p.m, p.k, p.n), (vec!['b'], vec!['m'], vec!['k'], vec!['n']));
-        assert!(EinsumPlan::parse("ij,jk->ik").is_some());
-        assert!(EinsumPlan::parse("ii,j->j").is_none());
+    fn window_counts_exclude_padding() {
+        // 1-D: input 4, kernel 3, stride 1, pads 1/1 → windows [-1, 1], [0, 2], [1, 3], [2, 4].
+        assert_eq!(window_counts(&[4], &[4], &[3], &[1], &[1], &[1, 1]), vec![2.0, 3.0, 3.0, 2.0]);
+        // 2-D: the product of the per-axis counts.
+        let c = window_counts(&[2, 3], &[1, 2], &[2, 2], &[1, 2], &[1, 1], &[0, 0, 0, 1]);
+        assert_eq!(c, vec![4.0, 2.0]);
+    }
+}
+
+/// ONNX op builders that replace tract's where its translation drops an attribute (so that the converter either
+/// computes what ONNX says or refuses), or where tract has none and the op decomposes into ops we lower.
+mod builders {
+    use std::sync::OnceLock;
+
+    use tract_onnx::model::{Onnx, ParsingContext};
+    use tract_onnx::pb::NodeProto;
+    use tract_onnx::tract_core::ops::change_axes::AxisOp;
+    use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
+    use tract_onnx::tract_core::ops::math;
+    use tract_onnx::tract_core::ops::nn::{DataFormat, sigmoid};
+    use tract_onnx::tract_hir::internal::*;
+    use tract_onnx::tract_hir::ops::activations::broadcast_scalar;
+    use tract_onnx::tract_hir::ops::cnn::HirSumPool;
+    use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
+
+    type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+
+    /// The values of an integer tensor as i64.
+    fn ints(t: &Tensor) -> TractResult<Vec<i64>> {
+        Ok(t.cast_to::<i64>()?.to_plain_array_view::<i64>()?.iter().copied().collect())
+    }
+    type Builder = fn(&ParsingContext, &NodeProto) -> Built;
+
+    /// tract's own `Attention` builder, which [`attention`] calls once the node passed its checks.
+    static TRACT_ATTENTION: OnceLock<Option<Builder>> = OnceLock::new();
+    /// tract's own `Pad` builder, which [`pad`] calls for every mode but `wrap`.
+    static TRACT_PAD: OnceLock<Option<Builder>> = OnceLock::new();
+    /// tract's own `RNN`, `GRU` and `LSTM` builders, which [`recurrent`] calls unless the direction is `reverse`.
+    static TRACT_RECURRENT: OnceLock<[Option<Builder>; 3]> = OnceLock::new();
+
+    /// tract's ONNX front end with our builders registered over its own.
+    pub(super) fn onnx() -> Onnx {
+        let mut onnx = tract_onnx::onnx();
+        let original = onnx.op_register.0.get("Attention").copied();
+        TRACT_ATTENTION.get_or_init(|| original);
+        onnx.op_register.insert("Attention", attention);
+        let original = onnx.op_register.0.get("Pad").copied();
+        TRACT_PAD.get_or_init(|| original);
+        onnx.op_register.insert("Pad", pad);
+        let originals = ["RNN", "GRU", "LSTM"].map(|op| onnx.op_register.0.get(op).copied());
+        TRACT_RECURRENT.get_or_init(|| originals);
+        for op in ["RNN", "GRU", "LSTM"] {
+            onnx.op_register.insert(op, recurrent);
+        }
+        onnx.op_register.insert("Celu", celu);
+        onnx.op_register.insert("Swish", swish);
+        onnx.op_register.insert("SpaceToDepth", space_to_depth);
+        onnx.op_register.insert("LpPool", lp_pool);
+        onnx.op_register.insert("NegativeLogLikelihoodLoss", nll_loss);
+        onnx.op_register.insert("SoftmaxCrossEntropyLoss", softmax_cross_entropy_loss);
+        onnx.op_register.insert("CumProd", cum_prod);
+        onnx.op_register.insert("BitCast", bit_cast);
+        onnx.op_register.insert("ReverseSequence", reverse_sequence);
+        onnx.op_register.insert("CenterCropPad", center_crop_pad);
+        onnx.op_register.insert("AffineGrid", affine_grid);
+        onnx.op_register.insert("QuantizeLinear", quantize_linear);
+        onnx.op_register.insert("DequantizeLinear", dequantize_linear);
+        onnx.op_register.insert("DynamicQuantizeLinear", |_, _| Ok((expand(DynamicQuantizeLinear), vec![])));
+        onnx.op_register.insert("MatMulInteger", |_, _| Ok((expand(IntegerMatMul { requantize: false }), vec![])));
+        onnx.op_register.insert("QLinearMatMul", |_, _| Ok((expand(IntegerMatMul { requantize: true }), vec![])));
+        onnx
+    }
+
+    /// A node reported as an unsupported op named `what` (the converter lists it with the other unsupported ops).
+    fn refuse(node: &NodeProto, what: &str) -> Built {
+        Ok((UnimplementedOp::new(node.output.len(), what, String::new()).into(), vec![]))
+    }
+
+    /// ONNX `Attention` through tract's builder, except for what tract 0.23.9 would compute wrongly or not at all.
+    fn attention(ctx: &ParsingContext, node: &NodeProto) -> Built {
+        let input = |i: usize| node.input.get(i).is_some_and(|s| !s.is_empty());
+        let int = |name: &str, default: i64| node.get_attr_opt::<i64>(name).map(|v| v.unwrap_or(default));
+        if int("left_window_size", -1)? >= 0 || int("right_window_size", -1)? >= 0 {
+            return refuse(node, "Attention (sliding window)");
+        }
+        if int("is_causal", 0)? != 0 && input(4) {
+            return refuse(node, "Attention (causal with past keys)");
+        }
+        if node.get_attr_opt::<f32>("softcap")?.unwrap_or(0.0) != 0.0 {
+            return refuse(node, "Attention (softcap)");
+        }
+        if int("qk_matmul_output_mode", 0)? != 0 || node.output.get(3).is_some_and(|s| !s.is_empty()) {
+            return refuse(node, "Attention (qk_matmul_output)");
+        }
+        if input(6) {
+            return refuse(node, "Attention (nonpad_kv_seqlen)");
+        }
+        match TRACT_ATTENTION.get().copied().flatten() {
+            Some(build) => build(ctx, node),
+            None => refuse(node, "Attention"),
+        }
+    }
+
+    /// ONNX `RNN`, `GRU`, `LSTM` through tract's builders, except `direction = reverse`, which tract 0.23.9 runs
+    /// forward.
+    fn recurrent(ctx: &ParsingContext, node: &NodeProto) -> Built {
+        let which = ["RNN", "GRU", "LSTM"].iter().position(|op| *op == node.op_type);
+        if node.get_attr_opt::<String>("direction")?.as_deref() == Some("reverse") {
+            return refuse(node, &format!("{} (direction reverse)", node.op_type));
+        }
+        match which.and_then(|w| TRACT_RECURRENT.get().and_then(|b| b[w])) {
+            Some(build) => build(ctx, node),
+            None => refuse(node, &node.op_type),
+        }
+    }
+
+    fn unary_rules<'r, 'p: 'r, 's: 'r>(
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+        s.equals(&inputs[0].shape, &outputs[0].shape)?;
+        Ok(())
+    }
+
+    /// A constant scalar of the input's dtype and rank.
+    fn scalar(model: &mut TypedModel, inputs: &[OutletId], name: String, v: f32) -> TractResult<OutletId> {
+        let t = broadcast_scalar(v, model, inputs)?;
+        model.add_const(name, t)
+    }
+
+    /// ONNX `Celu`: `max(0, x) + min(0, α·(exp(x/α) − 1))` (tract 0.23.9 leaves out the factor α).
+    fn celu(_: &ParsingContext, node: &NodeProto) -> Built {
+        let alpha: f32 = node.get_attr_opt("alpha")?.unwrap_or(1.0);
+        Ok((expand(Celu(alpha.to_bits())), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct Celu(u32);
+
+    impl Expansion for Celu {
+        fn name(&self) -> StaticName {
+            "Celu".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            unary_rules(s, inputs, outputs)
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let alpha = f32::from_bits(self.0);
+            let zero = scalar(model, inputs, format!("{name}.zero"), 0.0)?;
+            let one = scalar(model, inputs, format!("{name}.one"), 1.0)?;
+            let a = scalar(model, inputs, format!("{name}.alpha"), alpha)?;
+            let x = inputs[0];
+            let scaled = model.wire_node(format!("{name}.x_over_alpha"), math::div(), &[x, a])?;
+            let e = model.wire_node(format!("{name}.exp"), math::exp(), &scaled)?;
+            let em1 = model.wire_node(format!("{name}.minus_one"), math::sub(), &[e[0], one])?;
+            let neg = model.wire_node(format!("{name}.times_alpha"), math::mul(), &[em1[0], a])?;
+            let neg = model.wire_node(format!("{name}.neg_part"), math::min(), &[zero, neg[0]])?;
+            let pos = model.wire_node(format!("{name}.pos_part"), math::max(), &[zero, x])?;
+            model.wire_node(name, math::add(), &[pos[0], neg[0]])
+        }
+    }
+
+    /// ONNX `Swish`: `x · sigmoid(α·x)` (tract 0.23.9 ignores α).
+    fn swish(_: &ParsingContext, node: &NodeProto) -> Built {
+        let alpha: f32 = node.get_attr_opt("alpha")?.unwrap_or(1.0);
+        Ok((expand(Swish(alpha.to_bits())), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct Swish(u32);
+
+    impl Expansion for Swish {
+        fn name(&self) -> StaticName {
+            "Swish".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            unary_rules(s, inputs, outputs)
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let a = scalar(model, inputs, format!("{name}.alpha"), f32::from_bits(self.0))?;
+            let ax = model.wire_node(format!("{name}.alpha_x"), math::mul(), &[inputs[0], a])?;
+            let gate = model.wire_node(format!("{name}.sigmoid"), sigmoid(), &ax)?;
+            model.wire_node(name, math::mul(), &[inputs[0], gate[0]])
+        }
+    }
+
+    /// ONNX `SpaceToDepth` with its `mode` (tract 0.23.9 always uses DCR).
+    fn space_to_depth(_: &ParsingContext, node: &NodeProto) -> Built {
+        let blocksize: usize = node.get_attr_opt("blocksize")?.unwrap_or(2);
+        let mode: String = node.get_attr_opt("mode")?.unwrap_or_else(|| "DCR".to_string());
+        let crd = match mode.as_str() {
+            "DCR" => false,
+            "CRD" => true,
+            other => bail!("SpaceToDepth mode {other:?}"),
+        };
+        if blocksize == 0 {
+            bail!("SpaceToDepth blocksize 0");
+        }
+        Ok((expand(SpaceToDepth { blocksize, crd }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct SpaceToDepth {
+        blocksize: usize,
+        crd: bool,
+    }
+
+    impl Expansion for SpaceToDepth {
+        fn name(&self) -> StaticName {
+            "SpaceToDepth".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 1)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].rank, 4)?;
+            s.equals(&outputs[0].rank, 4)?;
+            s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+            let b = self.blocksize;
+            s.given(&inputs[0].shape, move |s, shape| {
+                let out: TVec<TDim> =
+                    tvec!(shape[0].clone(), shape[1].clone() * b * b, shape[2].clone() / b, shape[3].clone() / b);
+                s.equals(&outputs[0].shape, ShapeFactoid::from(out))
+            })
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let shape = model.outlet_fact(inputs[0])?.shape.to_tvec();
+            let b = self.blocksize;
+            if shape[2].to_usize()? % b != 0 || shape[3].to_usize()? % b != 0 {
+                bail!("SpaceToDepth: spatial sizes must be multiples of the block size");
+            }
+            let (c, bd): (TDim, TDim) = (shape[1].clone(), b.into());
+            let split = AxisOp::Reshape(
+                2,
+                tvec!(shape[2].clone(), shape[3].clone()),
+                tvec!(shape[2].clone() / b, bd.clone(), shape[3].clone() / b, bd.clone()),
+            );
+            // [N, C, H/b, b, W/b, b] → DCR: [N, b, b, C, H/b, W/b]; CRD: [N, C, b, b, H/b, W/b].
+            let ops = if self.crd {
+                vec![
+                    split,
+                    AxisOp::Move(3, 2),
+                    AxisOp::Move(5, 3),
+                    AxisOp::Reshape(1, tvec!(c.clone(), bd.clone(), bd.clone()), tvec!(c * b * b)),
+                ]
+            } else {
+                vec![
+                    split,
+                    AxisOp::Move(3, 1),
+                    AxisOp::Move(5, 2),
+                    AxisOp::Reshape(1, tvec!(bd.clone(), bd.clone(), c.clone()), tvec!(c * b * b)),
+                ]
+            };
+            let mut wire = tvec!(inputs[0]);
+            for (i, op) in ops.into_iter().enumerate() {
+                wire = model.wire_node(format!("{name}.{i}"), op, &wire)?;
+            }
+            Ok(wire)
+        }
+    }
+
+    /// ONNX `LpPool` (tract has none): `(Σ_window |x|^p)^(1/p)`, the sum an unnormalized `SumPool`.
+    fn lp_pool(_: &ParsingContext, node: &NodeProto) -> Built {
+        let kernel_shape: TVec<usize> = node.get_attr_tvec("kernel_shape")?;
+        let rank = kernel_shape.len();
+        let p: usize = node.get_attr_opt("p")?.unwrap_or(2);
+        let strides: Option<TVec<usize>> = node.get_attr_opt_tvec("strides")?;
+        let dilations: Option<TVec<usize>> = node.get_attr_opt_tvec("dilations")?;
+        let ceil_mode = node.get_attr_opt::<i64>("ceil_mode")?.unwrap_or(0) == 1;
+        let padding = match node.get_attr_opt_tvec::<usize>("pads")? {
+            Some(pads) if pads.len() == 2 * rank => {
+                PaddingSpec::ExplicitOnnxPool(pads[..rank].into(), pads[rank..].into(), ceil_mode)
+            }
+            Some(pads) => bail!("LpPool: {} pads for {rank} spatial axes", pads.len()),
+            None => match node.get_attr_opt::<String>("auto_pad")?.as_deref().unwrap_or("NOTSET") {
+                "NOTSET" => PaddingSpec::ExplicitOnnxPool(tvec!(0; rank), tvec!(0; rank), ceil_mode),
+                "VALID" => PaddingSpec::Valid,
+                "SAME_UPPER" => PaddingSpec::SameUpper,
+                "SAME_LOWER" => PaddingSpec::SameLower,
+                other => bail!("LpPool auto_pad {other:?}"),
+            },
+        };
+        let pool_spec = PoolSpec::new(DataFormat::NCHW, kernel_shape, padding, dilations, strides, 0, 0);
+        Ok((expand(LpPool { pool: HirSumPool::new(pool_spec, false, false), p }), vec![]))
+    }
+
+    #[derive(Debug, Clone)]
+    struct LpPool {
+        pool: HirSumPool,
+        p: usize,
+    }
+
+    impl Expansion for LpPool {
+        fn name(&self) -> StaticName {
+            "LpPool".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            self.pool.rules(s, inputs, outputs)
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let p = scalar(model, inputs, format!("{name}.p"), self.p as f32)?;
+            let abs = model.wire_node(format!("{name}.abs"), math::abs(), inputs)?;
+            let pow = model.wire_node(format!("{name}.pow"), math::pow(), &[abs[0], p])?;
+            let sum = self.pool.wire(&format!("{name}.sum"), model, &pow)?;
+            let inv = broadcast_scalar(1.0 / self.p as f32, model, &sum)?;
+            let inv = model.add_const(format!("{name}.inv_p"), inv)?;
+            model.wire_node(name, math::pow(), &[sum[0], inv])
+        }
+    }
+
+    /// How a loss reduces over its elements (ONNX `reduction`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Reduction {
+        None,
+        Sum,
+        Mean,
+    }
+
+    /// The attributes of the two losses.
+    #[derive(Debug, Clone)]
+    struct LossAttrs {
+        ignore_index: Option<i64>,
+        reduction: Reduction,
+        weighted: bool,
+    }
+
+    fn loss_attrs(node: &NodeProto) -> TractResult<LossAttrs> {
+        let reduction = match node.get_attr_opt::<String>("reduction")?.as_deref().unwrap_or("mean") {
+            "none" => Reduction::None,
+            "sum" => Reduction::Sum,
+            "mean" => Reduction::Mean,
+            other => bail!("reduction {other:?}"),
+        };
+        let weighted = node.input.get(2).is_some_and(|s| !s.is_empty());
+        Ok(LossAttrs { ignore_index: node.get_attr_opt("ignore_index")?, reduction, weighted })
+    }
+
+    fn loss_rules<'r, 'p: 'r, 's: 'r>(
+        attrs: &LossAttrs,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 2 + attrs.weighted as usize)?;
+        s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+        if attrs.reduction == Reduction::None {
+            s.equals(&outputs[0].shape, &inputs[1].shape)?;
+        } else {
+            s.equals(&outputs[0].rank, 0)?;
+        }
+        if let Some(log_prob) = outputs.get(1) {
+            s.equals(&log_prob.datum_type, &inputs[0].datum_type)?;
+            s.equals(&log_prob.shape, &inputs[0].shape)?;
+        }
+        Ok(())
+    }
+
+    /// ONNX `NegativeLogLikelihoodLoss` on `x` `[N, C, d…]`, `target` `[N, d…]` and optional `weight` `[C]`:
+    /// `−x[n, t, d]·w[t]` picked with a one-hot mask, 0 where the target is `ignore_index`, then reduced.
+    fn wire_nll(
+        name: &str,
+        model: &mut TypedModel,
+        attrs: &LossAttrs,
+        x: OutletId,
+        target: OutletId,
+        weight: Option<OutletId>,
+    ) -> TractResult<OutletId> {
+        use tract_onnx::tract_core::ops::array::Gather;
+        use tract_onnx::tract_core::ops::binary::TypedBinOp;
+        use tract_onnx::tract_core::ops::logic::{Iff, comp_eq, comp_ne};
+        use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
+
+        let x_fact = model.outlet_fact(x)?.clone();
+        let t_fact = model.outlet_fact(target)?.clone();
+        let (dt, tdt) = (x_fact.datum_type, t_fact.datum_type);
+        let rank = x_fact.rank();
+        let x_shape = x_fact.shape.as_concrete().context("loss: symbolic input shape")?.to_vec();
+        let t_shape = t_fact.shape.as_concrete().context("loss: symbolic target shape")?.to_vec();
+        if rank < 2 || t_shape.len() != rank - 1 {
+            bail!("loss: input of rank {rank} with a target of rank {}", t_shape.len());
+        }
+        let classes = x_shape[1];
+        let konst = |model: &mut TypedModel, what: &str, t: Tensor| model.add_const(format!("{name}.{what}"), t);
+        let filled = |v: f64, dt: DatumType, shape: &[usize]| -> TractResult<Tensor> {
+            let mut t = tensor0(v).cast_to_dt(dt)?.into_owned();
+            while t.rank() < shape.len() {
+                t.insert_axis(0)?;
+            }
+            t.broadcast_to_shape(shape)
+        };
+        // valid: the target is not ignore_index; safe: the target, with ignored entries pointing at class 0.
+        let (valid, safe) = match attrs.ignore_index {
+            Some(ignore) => {
+                let ign = konst(model, "ignore_index", filled(ignore as f64, tdt, &t_shape)?)?;
+                let valid = model.wire_node(format!("{name}.valid"), TypedBinOp(comp_ne(), None), &[target, ign])?[0];
+                let zero = konst(model, "target_zero", filled(0.0, tdt, &t_shape)?)?;
+                let safe = model.wire_node(format!("{name}.safe_target"), Iff, &[valid, target, zero])?[0];
+                (Some(valid), safe)
+            }
+            None => (None, target),
+        };
+        let t1 = model.wire_node(format!("{name}.target_axis"), AxisOp::Add(1), &[safe])?[0];
+        let mut range_shape = vec![1usize; rank];
+        range_shape[1] = classes;
+        let range = tract_onnx::tract_core::ndarray::ArrayD::from_shape_fn(range_shape, |ix| ix[1] as i64);
+        let range = Tensor::from(range).cast_to_dt(tdt)?.into_owned();
+        let range = konst(model, "classes", range)?;
+        let hit = model.wire_node(format!("{name}.one_hot"), TypedBinOp(comp_eq(), None), &[t1, range])?[0];
+        let zeros = konst(model, "zeros", filled(0.0, dt, &x_shape)?)?;
+        let picked = model.wire_node(format!("{name}.pick"), Iff, &[hit, x, zeros])?[0];
+        let picked = model.wire_node(format!("{name}.picked"), Reduce::new(tvec!(1), Reducer::Sum), &[picked])?[0];
+        let picked = model.wire_node(format!("{name}.picked_rm"), AxisOp::Rm(1), &[picked])?[0];
+        let mut w = match weight {
+            Some(w) => model.wire_node(format!("{name}.weight"), Gather::new(0), &[w, safe])?[0],
+            None => konst(model, "ones", filled(1.0, dt, &t_shape)?)?,
+        };
+        if let Some(valid) = valid {
+            let zero = konst(model, "weight_zero", filled(0.0, dt, &t_shape)?)?;
+            w = model.wire_node(format!("{name}.weight_valid"), Iff, &[valid, w, zero])?[0];
+        }
+        let prod = model.wire_node(format!("{name}.weighted"), math::mul(), &[picked, w])?[0];
+        let loss = model.wire_node(format!("{name}.loss"), math::neg(), &[prod])?[0];
+        let total = |model: &mut TypedModel, what: &str, v: OutletId| -> TractResult<OutletId> {
+            let axes: TVec<usize> = (0..t_shape.len()).collect();
+            let s = model.wire_node(format!("{name}.{what}"), Reduce::new(axes, Reducer::Sum), &[v])?[0];
+            let dims: TVec<TDim> = t_shape.iter().map(|_| 1.to_dim()).collect();
+            Ok(model.wire_node(format!("{name}.{what}_scalar"), AxisOp::Reshape(0, dims, tvec!()), &[s])?[0])
+        };
+        match attrs.reduction {
+            Reduction::None => Ok(loss),
+            Reduction::Sum => total(model, "sum", loss),
+            Reduction::Mean => {
+                let sum = total(model, "sum", loss)?;
+                let count = total(model, "weight_sum", w)?;
+                Ok(model.wire_node(format!("{name}.mean"), math::div(), &[sum, count])?[0])
+            }
+        }
+    }
+
+    /// ONNX `NegativeLogLikelihoodLoss` (tract has none).
+    fn nll_loss(_: &ParsingContext, node: &NodeProto) -> Built {
+        Ok((expand(NllLoss(loss_attrs(node)?)), vec![]))
+    }
+
+    #[derive(Debug, Clone)]
+    struct NllLoss(LossAttrs);
+
+    impl Expansion for NllLoss {
+        fn name(&self) -> StaticName {
+            "NegativeLogLikelihoodLoss".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_output_arity(outputs, 1)?;
+            loss_rules(&self.0, s, inputs, outputs)
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            Ok(tvec!(wire_nll(name, model, &self.0, inputs[0], inputs[1], inputs.get(2).copied())?))
+        }
+    }
+
+    /// ONNX `SoftmaxCrossEntropyLoss` (tract has none): the NLL loss of `LogSoftmax(scores)` along axis 1, and the
+    /// log-probabilities as an optional second output.
+    fn softmax_cross_entropy_loss(_: &ParsingContext, node: &NodeProto) -> Built {
+        let outputs = node.output.iter().filter(|o| !o.is_empty()).count();
+        Ok((expand(SoftmaxCrossEntropyLoss(loss_attrs(node)?, outputs)), vec![]))
+    }
+
+    #[derive(Debug, Clone)]
+    struct SoftmaxCrossEntropyLoss(LossAttrs, usize);
+
+    impl Expansion for SoftmaxCrossEntropyLoss {
+        fn name(&self) -> StaticName {
+            "SoftmaxCrossEntropyLoss".into()
+        }
+
+        fn nboutputs(&self) -> TractResult<usize> {
+            Ok(self.1)
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_output_arity(outputs, self.1)?;
+            loss_rules(&self.0, s, inputs, outputs)
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::nn::{Softmax, SoftmaxKind};
+            let log_prob = model.wire_node(
+                format!("{name}.log_prob"),
+                Softmax::new(tvec!(1), None, SoftmaxKind::LogSoftmax),
+                &[inputs[0]],
+            )?[0];
+            let loss = wire_nll(&format!("{name}.nll"), model, &self.0, log_prob, inputs[1], inputs.get(2).copied())?;
+            Ok(if self.1 > 1 { tvec!(loss, log_prob) } else { tvec!(loss) })
+        }
+    }
+
+    /// ONNX `CumProd` (tract has none): our op, through [`Native`].
+    fn cum_prod(_: &ParsingContext, node: &NodeProto) -> Built {
+        let exclusive = node.get_attr_opt::<i64>("exclusive")?.unwrap_or(0) == 1;
+        let reverse = node.get_attr_opt::<i64>("reverse")?.unwrap_or(0) == 1;
+        Ok((expand(CumProdExpansion { exclusive, reverse }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct CumProdExpansion {
+        exclusive: bool,
+        reverse: bool,
+    }
+
+    impl Expansion for CumProdExpansion {
+        fn name(&self) -> StaticName {
+            "CumProd".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 2)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            Ok(())
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let axis = model.outlet_fact(inputs[1])?.konst.clone().context("CumProd: the axis must be a constant")?;
+            let axis = axis.cast_to_scalar::<i64>()?;
+            let rank = model.outlet_fact(inputs[0])?.rank() as i64;
+            let axis = if axis < 0 { axis + rank } else { axis };
+            if !(0..rank).contains(&axis) {
+                bail!("CumProd: axis {axis} out of range for rank {rank}");
+            }
+            let op = wdnn_descriptor_spec::Op::CumProd {
+                axis: axis as u32,
+                exclusive: self.exclusive,
+                reverse: self.reverse,
+            };
+            model.wire_node(name, Native { op, dtype: None, shape: None }, &[inputs[0]])
+        }
+    }
+
+    /// ONNX `BitCast` (tract has none): the same bytes read as another dtype of the same size.
+    fn bit_cast(_: &ParsingContext, node: &NodeProto) -> Built {
+        let to: i64 = node.get_attr("to")?;
+        let to = tract_onnx::pb::tensor_proto::DataType::try_from(to as i32)
+            .map_err(|_| format_err!("BitCast to unknown type {to}"))
+            .and_then(DatumType::try_from);
+        match to {
+            Ok(to) if super::dtype_of(to).is_ok() => Ok((expand(BitCast(to)), vec![])),
+            _ => refuse(node, "BitCast (dtype)"),
+        }
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct BitCast(DatumType);
+
+    impl Expansion for BitCast {
+        fn name(&self) -> StaticName {
+            "BitCast".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 1)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&outputs[0].datum_type, self.0)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            Ok(())
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let from = model.outlet_fact(inputs[0])?.datum_type;
+            if from.size_of() != self.0.size_of() {
+                bail!("BitCast between sizes ({from:?} to {:?})", self.0);
+            }
+            let op = Native { op: wdnn_descriptor_spec::Op::BitCast, dtype: Some(self.0), shape: None };
+            model.wire_node(name, op, inputs)
+        }
+    }
+
+    /// One of our ops inside tract's typed model, for ONNX ops tract lacks: its output has `shape` (or input 0's) and
+    /// `dtype` (or input 0's), tract evaluates it with the reference kernels, and the lowering emits `op` as is.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(super) struct Native {
+        pub(super) op: wdnn_descriptor_spec::Op,
+        dtype: Option<DatumType>,
+        /// The output's shape when it is not input 0's.
+        shape: Option<Vec<usize>>,
+    }
+
+    // The op's floats are attributes, never NaN.
+    impl Eq for Native {}
+
+    impl Op for Native {
+        fn name(&self) -> StaticName {
+            self.op.name().into()
+        }
+
+        op_as_typed_op!();
+    }
+
+    impl EvalOp for Native {
+        op_out_of_plan!();
+
+        fn eval(&self, _: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+            let err = |e: super::NotSupported| format_err!("{}: {}", self.op.name(), e.0);
+            let hosts: Vec<wdnn_runner_core::Tensor> =
+                inputs.iter().map(|t| super::tensor_from_tract(t)).collect::<Result<_, _>>().map_err(err)?;
+            let x = hosts.first().context("no input")?;
+            let dtype = match self.dtype {
+                Some(dt) => super::dtype_of(dt).map_err(err)?,
+                None => x.dtype(),
+            };
+            let refs: Vec<&wdnn_runner_core::Tensor> = hosts.iter().collect();
+            let shape = match &self.shape {
+                Some(s) => s.iter().map(|&d| d as u64).collect(),
+                None => x.shape().to_vec(),
+            };
+            let y = wdnn_runner_fallback::eval(&self.op, &refs, &[(dtype, shape)])?;
+            let y = y.first().context("no result")?;
+            Ok(tvec!(super::tensor_to_tract(y)?.into_tvalue()))
+        }
+    }
+
+    impl TypedOp for Native {
+        fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+            let x = inputs.first().context("no input")?;
+            let dt = self.dtype.unwrap_or(x.datum_type);
+            Ok(tvec!(match &self.shape {
+                Some(shape) => dt.fact(shape),
+                None => dt.fact(x.shape.clone()),
+            }))
+        }
+
+        as_op!();
+    }
+
+    /// ONNX `ReverseSequence` with constant sequence lengths: a `GatherElements` along the time axis whose constant
+    /// indices reverse the first `len[b]` steps of each batch entry.
+    fn reverse_sequence(_: &ParsingContext, node: &NodeProto) -> Built {
+        let batch_axis: usize = node.get_attr_opt("batch_axis")?.unwrap_or(1);
+        let time_axis: usize = node.get_attr_opt("time_axis")?.unwrap_or(0);
+        if batch_axis > 1 || time_axis > 1 || batch_axis == time_axis {
+            bail!("ReverseSequence: batch_axis {batch_axis}, time_axis {time_axis}");
+        }
+        Ok((expand(ReverseSequence { batch_axis, time_axis }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct ReverseSequence {
+        batch_axis: usize,
+        time_axis: usize,
+    }
+
+    impl Expansion for ReverseSequence {
+        fn name(&self) -> StaticName {
+            "ReverseSequence".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 2)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            Ok(())
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::array::GatherElements;
+            let lens =
+                model.outlet_fact(inputs[1])?.konst.clone().context("ReverseSequence: constant lengths needed")?;
+            let lens = ints(&lens)?;
+            let shape =
+                model.outlet_fact(inputs[0])?.shape.as_concrete().context("ReverseSequence: symbolic shape")?.to_vec();
+            let (b_axis, t_axis) = (self.batch_axis, self.time_axis);
+            let steps = shape[t_axis] as i64;
+            let index = tract_onnx::tract_core::ndarray::ArrayD::from_shape_fn(shape.clone(), |ix| {
+                let (b, t) = (ix[b_axis], ix[t_axis] as i64);
+                let len = lens.get(b).copied().unwrap_or(0).clamp(0, steps);
+                if t < len { len - 1 - t } else { t }
+            });
+            let index = model.add_const(format!("{name}.index"), Tensor::from(index))?;
+            model.wire_node(name, GatherElements { axis: t_axis }, &[inputs[0], index])
+        }
+    }
+
+    /// ONNX `CenterCropPad` with a constant shape: a centred slice where an axis shrinks, zero padding where it grows.
+    fn center_crop_pad(_: &ParsingContext, node: &NodeProto) -> Built {
+        let axes: Option<Vec<i64>> = node.get_attr_opt_vec("axes")?;
+        Ok((expand(CenterCropPad { axes }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct CenterCropPad {
+        axes: Option<Vec<i64>>,
+    }
+
+    impl CenterCropPad {
+        /// The target extent of every axis, given the input shape and the `shape` input's values.
+        fn target(&self, input: &[usize], shape: &[i64]) -> TractResult<Vec<usize>> {
+            let rank = input.len() as i64;
+            let axes: Vec<i64> = self.axes.clone().unwrap_or_else(|| (0..rank).collect());
+            if axes.len() != shape.len() {
+                bail!("CenterCropPad: {} axes, {} sizes", axes.len(), shape.len());
+            }
+            let mut out = input.to_vec();
+            for (&a, &size) in axes.iter().zip(shape) {
+                let a = if a < 0 { a + rank } else { a };
+                let slot = out.get_mut(usize::try_from(a)?).context("CenterCropPad: axis out of range")?;
+                *slot = usize::try_from(size)?;
+            }
+            Ok(out)
+        }
+    }
+
+    impl Expansion for CenterCropPad {
+        fn name(&self) -> StaticName {
+            "CenterCropPad".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 2)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+            s.equals(&inputs[0].rank, &outputs[0].rank)?;
+            s.given_2(&inputs[0].shape, &inputs[1].value, move |s, shape, sizes| {
+                let Ok(shape) = shape.iter().map(|d| d.to_usize()).collect::<Result<Vec<usize>, _>>() else {
+                    return Ok(());
+                };
+                let target = self.target(&shape, &ints(&sizes)?)?;
+                s.equals(&outputs[0].shape, ShapeFactoid::from(target))
+            })
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::array::{Pad, PadMode, Slice};
+            let sizes = model.outlet_fact(inputs[1])?.konst.clone().context("CenterCropPad: constant shape needed")?;
+            let sizes = ints(&sizes)?;
+            let fact = model.outlet_fact(inputs[0])?.clone();
+            let shape: Vec<usize> = fact.shape.as_concrete().context("CenterCropPad: symbolic shape")?.to_vec();
+            let target = self.target(&shape, &sizes)?;
+            let mut wire = inputs[0];
+            let mut pads = vec![(0usize, 0usize); shape.len()];
+            for (axis, (&dim, &want)) in shape.iter().zip(&target).enumerate() {
+                if want < dim {
+                    let start = (dim - want) / 2;
+                    wire = model.wire_node(
+                        format!("{name}.crop{axis}"),
+                        Slice::new(axis, start, start + want),
+                        &[wire],
+                    )?[0];
+                } else if want > dim {
+                    let before = (want - dim) / 2;
+                    pads[axis] = (before, want - dim - before);
+                }
+            }
+            if pads.iter().any(|&(a, b)| a + b > 0) {
+                let zero = tensor0(0f64).cast_to_dt(fact.datum_type)?.into_owned().into_arc_tensor();
+                wire = model.wire_node(format!("{name}.pad"), Pad { pads, mode: PadMode::Constant(zero) }, &[wire])?[0];
+            }
+            Ok(tvec!(wire))
+        }
+    }
+
+    /// ONNX `AffineGrid` with a constant size: the constant grid of normalized coordinates `[P, d + 1]` (homogeneous)
+    /// times θᵀ, as an einsum, reshaped to `[N, spatial…, d]`.
+    fn affine_grid(_: &ParsingContext, node: &NodeProto) -> Built {
+        let align_corners = node.get_attr_opt::<i64>("align_corners")?.unwrap_or(0) == 1;
+        Ok((expand(AffineGrid { align_corners }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct AffineGrid {
+        align_corners: bool,
+    }
+
+    impl Expansion for AffineGrid {
+        fn name(&self) -> StaticName {
+            "AffineGrid".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 2)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+            s.given(&inputs[1].value, move |s, size| {
+                let size = ints(&size)?;
+                if size.len() < 3 {
+                    bail!("AffineGrid: size {size:?}");
+                }
+                let mut shape: TVec<TDim> = tvec!(size[0].to_dim());
+                shape.extend(size[2..].iter().map(|d| d.to_dim()));
+                shape.push((size.len() - 2).to_dim());
+                s.equals(&outputs[0].shape, ShapeFactoid::from(shape))
+            })
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::einsum::EinSum;
+            let size = model.outlet_fact(inputs[1])?.konst.clone().context("AffineGrid: constant size needed")?;
+            let size: Vec<usize> = ints(&size)?.into_iter().map(usize::try_from).collect::<Result<_, _>>()?;
+            let spatial = size.get(2..).context("AffineGrid: size too short")?.to_vec();
+            let d = spatial.len();
+            if !(2..=3).contains(&d) {
+                bail!("AffineGrid: {d} spatial axes");
+            }
+            // Coordinates along each spatial axis, in [-1, 1].
+            let coords = |n: usize| -> Vec<f64> {
+                (0..n)
+                    .map(|i| match (self.align_corners, n) {
+                        (true, 1) => -1.0,
+                        (true, _) => -1.0 + 2.0 * i as f64 / (n - 1) as f64,
+                        (false, _) => -1.0 + (2 * i + 1) as f64 / n as f64,
+                    })
+                    .collect()
+            };
+            let per_axis: Vec<Vec<f64>> = spatial.iter().map(|&n| coords(n)).collect();
+            let points: usize = spatial.iter().product();
+            let mut base = Vec::with_capacity(points * (d + 1));
+            for p in 0..points {
+                // Row-major position; the homogeneous point lists the last axis first (x, y[, z]), then 1.
+                let mut rest = p;
+                let mut at = vec![0usize; d];
+                for axis in (0..d).rev() {
+                    at[axis] = rest % spatial[axis];
+                    rest /= spatial[axis];
+                }
+                base.extend((0..d).rev().map(|axis| per_axis[axis][at[axis]]));
+                base.push(1.0);
+            }
+            let dt = model.outlet_fact(inputs[0])?.datum_type;
+            let base = Tensor::from_shape(&[points, d + 1], &base)?.cast_to_dt(dt)?.into_owned();
+            let base = model.add_const(format!("{name}.base_grid"), base)?;
+            let product = EinSum::new("pk,njk->npj".parse()?, dt);
+            let grid = model.wire_node(format!("{name}.grid"), product, &[base, inputs[0]])?[0];
+            let to: TVec<TDim> = spatial.iter().map(|d| d.to_dim()).collect();
+            model.wire_node(name, AxisOp::Reshape(1, tvec!(points.to_dim()), to), &[grid])
+        }
+    }
+
+    /// The ONNX quantization parameters' common attributes: the axis of per-axis scales, no blocks.
+    fn quant_axis(node: &NodeProto) -> TractResult<Result<i64, &'static str>> {
+        if node.get_attr_opt::<i64>("block_size")?.unwrap_or(0) != 0 {
+            return Ok(Err("blocked quantization"));
+        }
+        Ok(Ok(node.get_attr_opt::<i64>("axis")?.unwrap_or(1)))
+    }
+
+    /// `v` (a scalar, or a 1-D per-axis vector for `axis`) made broadcastable against a rank-`rank` tensor.
+    fn per_axis(model: &mut TypedModel, name: &str, v: OutletId, rank: usize, axis: i64) -> TractResult<OutletId> {
+        let fact = model.outlet_fact(v)?.clone();
+        let mut wire = v;
+        match fact.rank() {
+            0 => {}
+            1 if fact.shape.volume().is_one() => {
+                wire = model.wire_node(format!("{name}.scalar"), AxisOp::Rm(0), &[wire])?[0]
+            }
+            1 => {
+                let axis = if axis < 0 { axis + rank as i64 } else { axis };
+                let axis =
+                    usize::try_from(axis).ok().filter(|&a| a < rank).context("quantization axis out of range")?;
+                for i in axis + 1..rank {
+                    wire = model.wire_node(format!("{name}.axis{i}"), AxisOp::Add(i - axis), &[wire])?[0];
+                }
+            }
+            r => bail!("quantization parameter of rank {r}"),
+        }
+        let mut current = model.outlet_fact(wire)?.rank();
+        while current < rank {
+            wire = model.wire_node(format!("{name}.lead{current}"), AxisOp::Add(0), &[wire])?[0];
+            current += 1;
+        }
+        Ok(wire)
+    }
+
+    fn cast_to(model: &mut TypedModel, name: &str, v: OutletId, dt: DatumType) -> TractResult<OutletId> {
+        if model.outlet_fact(v)?.datum_type == dt {
+            return Ok(v);
+        }
+        Ok(model.wire_node(name, tract_onnx::tract_core::ops::cast::cast(dt), &[v])?[0])
+    }
+
+    /// ONNX `QuantizeLinear`: `saturate(round_half_even(x / scale) + zero_point)`, computed in f32 with a division
+    /// (tract multiplies by a rounded reciprocal, which moves ties).
+    fn quantize_linear(_: &ParsingContext, node: &NodeProto) -> Built {
+        let axis = match quant_axis(node)? {
+            Ok(axis) => axis,
+            Err(why) => return refuse(node, &format!("QuantizeLinear ({why})")),
+        };
+        let has_zero_point = node.input.get(2).is_some_and(|s| !s.is_empty());
+        let output_dtype = match node.get_attr_opt::<i64>("output_dtype")?.unwrap_or(0) {
+            0 => None,
+            code => Some(
+                tract_onnx::pb::tensor_proto::DataType::try_from(code as i32)
+                    .map_err(|_| format_err!("QuantizeLinear output_dtype {code}"))
+                    .and_then(DatumType::try_from)?,
+            ),
+        };
+        let to = if has_zero_point { None } else { Some(output_dtype.unwrap_or(DatumType::U8)) };
+        if to.is_some_and(|dt| !matches!(dt, DatumType::U8 | DatumType::I8 | DatumType::U16 | DatumType::I16)) {
+            return refuse(node, "QuantizeLinear (output dtype)");
+        }
+        Ok((expand(QuantizeLinear { axis, to }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct QuantizeLinear {
+        axis: i64,
+        /// The output dtype when there is no zero point.
+        to: Option<DatumType>,
+    }
+
+    impl Expansion for QuantizeLinear {
+        fn name(&self) -> StaticName {
+            "QuantizeLinear".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            match self.to {
+                Some(dt) => s.equals(&outputs[0].datum_type, dt)?,
+                None => s.equals(&outputs[0].datum_type, &inputs[2].datum_type)?,
+            }
+            Ok(())
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::math::round_half_to_even;
+            let rank = model.outlet_fact(inputs[0])?.rank();
+            let axis = self.axis;
+            let to = match self.to {
+                Some(dt) => dt,
+                None => model.outlet_fact(inputs[2])?.datum_type,
+            };
+            let (lo, hi): (f32, f32) = match to {
+                DatumType::U8 => (0.0, 255.0),
+                DatumType::I8 => (-128.0, 127.0),
+                DatumType::U16 => (0.0, 65535.0),
+                DatumType::I16 => (-32768.0, 32767.0),
+                other => bail!("QuantizeLinear to {other:?}"),
+            };
+            let x = cast_to(model, &format!("{name}.x_f32"), inputs[0], DatumType::F32)?;
+            let scale = cast_to(model, &format!("{name}.scale_f32"), inputs[1], DatumType::F32)?;
+            let scale = per_axis(model, &format!("{name}.scale"), scale, rank, axis)?;
+            let q = model.wire_node(format!("{name}.div"), math::div(), &[x, scale])?[0];
+            let mut q = model.wire_node(format!("{name}.round"), round_half_to_even(), &[q])?[0];
+            if let Some(&zp) = inputs.get(2) {
+                let zp = cast_to(model, &format!("{name}.zero_point_f32"), zp, DatumType::F32)?;
+                let zp = per_axis(model, &format!("{name}.zero_point"), zp, rank, axis)?;
+                q = model.wire_node(format!("{name}.add"), math::add(), &[q, zp])?[0];
+            }
+            let lo = scalar(model, &[q], format!("{name}.lo"), lo)?;
+            let hi = scalar(model, &[q], format!("{name}.hi"), hi)?;
+            let q = model.wire_node(format!("{name}.max"), math::max(), &[q, lo])?[0];
+            let q = model.wire_node(format!("{name}.min"), math::min(), &[q, hi])?[0];
+            Ok(tvec!(cast_to(model, name, q, to)?))
+        }
+    }
+
+    /// ONNX `DequantizeLinear`: `(x − zero_point) · scale`, computed in f32, in the scale's dtype.
+    fn dequantize_linear(_: &ParsingContext, node: &NodeProto) -> Built {
+        match quant_axis(node)? {
+            Ok(axis) => Ok((expand(DequantizeLinear { axis }), vec![])),
+            Err(why) => refuse(node, &format!("DequantizeLinear ({why})")),
+        }
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct DequantizeLinear {
+        axis: i64,
+    }
+
+    impl Expansion for DequantizeLinear {
+        fn name(&self) -> StaticName {
+            "DequantizeLinear".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            s.equals(&outputs[0].datum_type, &inputs[1].datum_type)?;
+            Ok(())
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let rank = model.outlet_fact(inputs[0])?.rank();
+            let axis = self.axis;
+            let out_dt = model.outlet_fact(inputs[1])?.datum_type;
+            let mut x = cast_to(model, &format!("{name}.x_f32"), inputs[0], DatumType::F32)?;
+            if let Some(&zp) = inputs.get(2) {
+                let zp = cast_to(model, &format!("{name}.zero_point_f32"), zp, DatumType::F32)?;
+                let zp = per_axis(model, &format!("{name}.zero_point"), zp, rank, axis)?;
+                x = model.wire_node(format!("{name}.sub"), math::sub(), &[x, zp])?[0];
+            }
+            let scale = cast_to(model, &format!("{name}.scale_f32"), inputs[1], DatumType::F32)?;
+            let scale = per_axis(model, &format!("{name}.scale"), scale, rank, axis)?;
+            let y = model.wire_node(format!("{name}.mul"), math::mul(), &[x, scale])?[0];
+            Ok(tvec!(cast_to(model, name, y, out_dt)?))
+        }
+    }
+
+    /// ONNX `DynamicQuantizeLinear`, as its function body: the uint8 scale and zero point that map
+    /// `[min(x, 0), max(x, 0)]` onto `[0, 255]`, then `QuantizeLinear`.
+    #[derive(Debug, Clone, Hash)]
+    struct DynamicQuantizeLinear;
+
+    impl Expansion for DynamicQuantizeLinear {
+        fn name(&self) -> StaticName {
+            "DynamicQuantizeLinear".into()
+        }
+
+        fn nboutputs(&self) -> TractResult<usize> {
+            Ok(3)
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 1)?;
+            check_output_arity(outputs, 3)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            s.equals(&outputs[0].datum_type, DatumType::U8)?;
+            s.equals(&outputs[1].datum_type, &inputs[0].datum_type)?;
+            s.equals(&outputs[1].rank, 0)?;
+            s.equals(&outputs[2].datum_type, DatumType::U8)?;
+            s.equals(&outputs[2].rank, 0)?;
+            Ok(())
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::math::round_half_to_even;
+            use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
+            let x = inputs[0];
+            let rank = model.outlet_fact(x)?.rank();
+            let all: TVec<usize> = (0..rank).collect();
+            let ones: TVec<TDim> = (0..rank).map(|_| 1.to_dim()).collect();
+            let reduce = |model: &mut TypedModel, what: &str, r: Reducer| -> TractResult<OutletId> {
+                let v = model.wire_node(format!("{name}.{what}"), Reduce::new(all.clone(), r), &[x])?[0];
+                Ok(model.wire_node(format!("{name}.{what}_scalar"), AxisOp::Reshape(0, ones.clone(), tvec!()), &[v])?
+                    [0])
+            };
+            let (min, max) = (reduce(model, "min", Reducer::Min)?, reduce(model, "max", Reducer::Max)?);
+            let zero = scalar(model, &[min], format!("{name}.zero"), 0.0)?;
+            let qmax = scalar(model, &[min], format!("{name}.qmax"), 255.0)?;
+            let min = model.wire_node(format!("{name}.min_adjusted"), math::min(), &[min, zero])?[0];
+            let max = model.wire_node(format!("{name}.max_adjusted"), math::max(), &[max, zero])?[0];
+            let range = model.wire_node(format!("{name}.range"), math::sub(), &[max, min])?[0];
+            let scale = model.wire_node(format!("{name}.scale"), math::div(), &[range, qmax])?[0];
+            let scaled = model.wire_node(format!("{name}.min_scaled"), math::div(), &[min, scale])?[0];
+            let zp = model.wire_node(format!("{name}.zero_point_fp"), math::sub(), &[zero, scaled])?[0];
+            let zp = model.wire_node(format!("{name}.zero_point_lo"), math::max(), &[zp, zero])?[0];
+            let zp = model.wire_node(format!("{name}.zero_point_hi"), math::min(), &[zp, qmax])?[0];
+            let zp = model.wire_node(format!("{name}.zero_point_round"), round_half_to_even(), &[zp])?[0];
+            let zp = cast_to(model, &format!("{name}.zero_point"), zp, DatumType::U8)?;
+            let y = QuantizeLinear { axis: 1, to: None }.wire(&format!("{name}.quantize"), model, &[x, scale, zp])?[0];
+            Ok(tvec!(y, scale, zp))
+        }
+    }
+
+    /// ONNX `MatMulInteger` (`(a − a_zp)·(b − b_zp)` in int32) and `QLinearMatMul` (that product times
+    /// `a_scale·b_scale / y_scale`, plus `y_zp`, rounded and saturated): the integer product is computed exactly in
+    /// f32 as long as its values stay below 2²⁴.
+    #[derive(Debug, Clone, Hash)]
+    struct IntegerMatMul {
+        requantize: bool,
+    }
+
+    impl IntegerMatMul {
+        /// The input positions of a, b, a_zp, b_zp, a_scale, b_scale and y_scale.
+        fn slots(&self) -> [Option<usize>; 7] {
+            if self.requantize {
+                // QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp)
+                [Some(0), Some(3), Some(2), Some(5), Some(1), Some(4), Some(6)]
+            } else {
+                // MatMulInteger(A, B, a_zero_point?, b_zero_point?)
+                [Some(0), Some(1), Some(2), Some(3), None, None, None]
+            }
+        }
+    }
+
+    impl Expansion for IntegerMatMul {
+        fn name(&self) -> StaticName {
+            if self.requantize { "QLinearMatMul" } else { "MatMulInteger" }.into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_output_arity(outputs, 1)?;
+            if self.requantize {
+                check_input_arity(inputs, 8)?;
+                s.equals(&outputs[0].datum_type, &inputs[7].datum_type)?;
+            } else {
+                s.equals(&outputs[0].datum_type, DatumType::I32)?;
+            }
+            let (a, b) = (&inputs[0], &inputs[if self.requantize { 3 } else { 1 }]);
+            s.equals(&a.rank, &b.rank)?;
+            s.equals(&outputs[0].rank, &a.rank)?;
+            s.given_2(&a.shape, &b.shape, move |s, sa, sb| {
+                let r = sa.len();
+                if r < 2 || sb.len() != r {
+                    bail!("integer MatMul of ranks {} and {}", r, sb.len());
+                }
+                let mut out: TVec<TDim> = sa[..r - 2].into();
+                out.push(sa[r - 2].clone());
+                out.push(sb[r - 1].clone());
+                s.equals(&outputs[0].shape, ShapeFactoid::from(out))
+            })
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            use tract_onnx::tract_core::ops::einsum::EinSum;
+            use tract_onnx::tract_core::ops::math::round_half_to_even;
+            let [a, b, a_zp, b_zp, a_scale, b_scale, y_scale] =
+                self.slots().map(|s| s.and_then(|i| inputs.get(i).copied()));
+            let (a, b) = (a.context("no A")?, b.context("no B")?);
+            let rank = model.outlet_fact(a)?.rank();
+            // A's zero point may be per row, B's per column.
+            let centred = |model: &mut TypedModel,
+                           which: &str,
+                           v: OutletId,
+                           zp: Option<OutletId>,
+                           axis: i64|
+             -> TractResult<OutletId> {
+                let v = cast_to(model, &format!("{name}.{which}_f32"), v, DatumType::F32)?;
+                let Some(zp) = zp else { return Ok(v) };
+                let zp = cast_to(model, &format!("{name}.{which}_zero_point_f32"), zp, DatumType::F32)?;
+                let zp = per_axis(model, &format!("{name}.{which}_zero_point"), zp, rank, axis)?;
+                Ok(model.wire_node(format!("{name}.{which}_centred"), math::sub(), &[v, zp])?[0])
+            };
+            let a = centred(model, "a", a, a_zp, -2)?;
+            let b = centred(model, "b", b, b_zp, -1)?;
+            let batch: String = "abcdefgh".chars().take(rank.saturating_sub(2)).collect();
+            let expr = format!("{batch}mk,{batch}kn->{batch}mn");
+            let c = model.wire_node(format!("{name}.product"), EinSum::new(expr.parse()?, DatumType::F32), &[a, b])?[0];
+            if !self.requantize {
+                return Ok(tvec!(cast_to(model, name, c, DatumType::I32)?));
+            }
+            let (a_scale, b_scale, y_scale) =
+                (a_scale.context("no a_scale")?, b_scale.context("no b_scale")?, y_scale.context("no y_scale")?);
+            let f32_scalar = |model: &mut TypedModel, which: &str, v: OutletId| -> TractResult<OutletId> {
+                let v = cast_to(model, &format!("{name}.{which}_f32"), v, DatumType::F32)?;
+                per_axis(model, &format!("{name}.{which}"), v, rank, -1)
+            };
+            let (sa, sb, sy) = (
+                f32_scalar(model, "a_scale", a_scale)?,
+                f32_scalar(model, "b_scale", b_scale)?,
+                f32_scalar(model, "y_scale", y_scale)?,
+            );
+            let f = model.wire_node(format!("{name}.scale_ab"), math::mul(), &[sa, sb])?[0];
+            let f = model.wire_node(format!("{name}.scale"), math::div(), &[f, sy])?[0];
+            let d = model.wire_node(format!("{name}.scaled"), math::mul(), &[c, f])?[0];
+            let y_zp = inputs.get(7).copied().context("no y_zero_point")?;
+            let to = model.outlet_fact(y_zp)?.datum_type;
+            let (lo, hi): (f32, f32) = match to {
+                DatumType::U8 => (0.0, 255.0),
+                DatumType::I8 => (-128.0, 127.0),
+                other => bail!("QLinearMatMul to {other:?}"),
+            };
+            let zp = cast_to(model, &format!("{name}.y_zero_point_f32"), y_zp, DatumType::F32)?;
+            let zp = per_axis(model, &format!("{name}.y_zero_point"), zp, rank, -1)?;
+            let d = model.wire_node(format!("{name}.shifted"), math::add(), &[d, zp])?[0];
+            let d = model.wire_node(format!("{name}.round"), round_half_to_even(), &[d])?[0];
+            let lo = scalar(model, &[d], format!("{name}.lo"), lo)?;
+            let hi = scalar(model, &[d], format!("{name}.hi"), hi)?;
+            let d = model.wire_node(format!("{name}.max"), math::max(), &[d, lo])?[0];
+            let d = model.wire_node(format!("{name}.min"), math::min(), &[d, hi])?[0];
+            Ok(tvec!(cast_to(model, name, d, to)?))
+        }
+    }
+
+    /// ONNX `Pad`: tract's, except for `wrap` (which tract lacks), our `Pad` through [`Native`].
+    fn pad(ctx: &ParsingContext, node: &NodeProto) -> Built {
+        if node.get_attr_opt::<String>("mode")?.as_deref() != Some("wrap") {
+            return match TRACT_PAD.get().copied().flatten() {
+                Some(build) => build(ctx, node),
+                None => refuse(node, "Pad"),
+            };
+        }
+        if ctx.onnx_operator_set_version < 11 {
+            return refuse(node, "Pad (wrap before opset 11)");
+        }
+        let has_axes = node.input.get(3).is_some_and(|s| !s.is_empty());
+        Ok((expand(WrapPad { has_axes }), vec![]))
+    }
+
+    #[derive(Debug, Clone, Hash)]
+    struct WrapPad {
+        has_axes: bool,
+    }
+
+    impl WrapPad {
+        /// All begins, then all ends, for every axis, from the `pads` and optional `axes` inputs.
+        fn pads(&self, rank: usize, pads: &[i64], axes: Option<&[i64]>) -> TractResult<Vec<i64>> {
+            let axes: Vec<usize> = match axes {
+                Some(axes) => axes
+                    .iter()
+                    .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }))
+                    .collect::<Result<_, _>>()?,
+                None => (0..rank).collect(),
+            };
+            if pads.len() != 2 * axes.len() || axes.iter().any(|&a| a >= rank) {
+                bail!("Pad: {} pads for axes {axes:?} of rank {rank}", pads.len());
+            }
+            let mut all = vec![0; 2 * rank];
+            for (i, &a) in axes.iter().enumerate() {
+                all[a] = pads[i];
+                all[rank + a] = pads[axes.len() + i];
+            }
+            Ok(all)
+        }
+
+        fn output_shape(input: &[usize], pads: &[i64]) -> TractResult<Vec<usize>> {
+            let rank = input.len();
+            input.iter().enumerate().map(|(d, &n)| Ok(usize::try_from(n as i64 + pads[d] + pads[rank + d])?)).collect()
+        }
+    }
+
+    impl Expansion for WrapPad {
+        fn name(&self) -> StaticName {
+            "Pad".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_output_arity(outputs, 1)?;
+            s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+            s.equals(&inputs[0].rank, &outputs[0].rank)?;
+            let axes = self.has_axes.then(|| &inputs[3]);
+            s.given_2(&inputs[0].shape, &inputs[1].value, move |s, shape, pads| {
+                let Ok(shape) = shape.iter().map(|d| d.to_usize()).collect::<Result<Vec<usize>, _>>() else {
+                    return Ok(());
+                };
+                let pads = ints(&pads)?;
+                match axes {
+                    Some(axes) => s.given(&axes.value, move |s, axes| {
+                        let all = self.pads(shape.len(), &pads, Some(&ints(&axes)?))?;
+                        s.equals(&outputs[0].shape, ShapeFactoid::from(Self::output_shape(&shape, &all)?))
+                    }),
+                    None => {
+                        let all = self.pads(shape.len(), &pads, None)?;
+                        s.equals(&outputs[0].shape, ShapeFactoid::from(Self::output_shape(&shape, &all)?))
+                    }
+                }
+            })
+        }
+
+        fn wire(&self, name: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+            let konst = |model: &TypedModel, i: usize| -> TractResult<Vec<i64>> {
+                let t = model.outlet_fact(inputs[i])?.konst.clone().context("Pad (wrap): constant pads needed")?;
+                ints(&t)
+            };
+            let shape = model.outlet_fact(inputs[0])?.shape.as_concrete().context("Pad: symbolic shape")?.to_vec();
+            let axes = if self.has_axes { Some(konst(model, 3)?) } else { None };
+            let pads = self.pads(shape.len(), &konst(model, 1)?, axes.as_deref())?;
+            let out = Self::output_shape(&shape, &pads)?;
+            let op = wdnn_descriptor_spec::Op::Pad { pads, mode: wdnn_descriptor_spec::PadMode::Wrap, value: 0.0 };
+            model.wire_node(name, Native { op, dtype: None, shape: Some(out) }, &[inputs[0]])
+        }
     }
 }

@@ -1,0 +1,400 @@
+//! Data movement: one invocation per output element reads the input element its index maps to (Reshape, Transpose,
+//! Slice, Expand, Tile, Pad, Gather, GatherElements), Concat into offsets of its output, and Resize through per-axis
+//! tap tables computed at convert time. Values move as 32-bit words (`u32`) or pairs of them (`vec2<u32>`), so any
+//! 4- or 8-byte dtype works.
+
+#![allow(clippy::needless_range_loop)] // parallel per-axis arrays read clearest by axis index
+
+use std::fmt::Write;
+
+use wdnn_descriptor_spec::{DType, NearestMode, Op, PadMode, ResizeCoordinates, ResizeMode};
+
+use super::wgsl::{self, Binder, Ctx, Generated, u};
+
+const WG: u32 = 256;
+
+/// The word type of a dtype.
+fn word(dtype: DType) -> Option<&'static str> {
+    match dtype.size() {
+        4 => Some("u32"),
+        8 => Some("vec2<u32>"),
+        _ => None,
+    }
+}
+
+/// `let c{a} = …;` for every axis of `shape`, from the flat index `i`.
+fn coords(shape: &[u64]) -> String {
+    let st = wgsl::strides(shape);
+    let mut s = String::new();
+    for (a, (&d, &stride)) in shape.iter().zip(&st).enumerate() {
+        let q = if stride == 1 { "i".to_string() } else { format!("(i / {})", u(stride)) };
+        let e = if a == 0 { q } else { format!("{q} % {}", u(d)) };
+        let _ = writeln!(s, "    let c{a} = {e};");
+    }
+    s
+}
+
+/// The constant of `Pad` as a word.
+fn pad_word(dtype: DType, value: f64) -> Option<String> {
+    Some(match dtype {
+        DType::F32 => format!("{}u", (value as f32).to_bits()),
+        DType::I32 => format!("{}u", (value as i32) as u32),
+        DType::U32 => format!("{}u", value as u32),
+        DType::F64 => {
+            let b = value.to_bits();
+            format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
+        }
+        DType::I64 => {
+            let b = value as i64 as u64;
+            format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
+        }
+        DType::U64 => {
+            let b = value as u64;
+            format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
+        }
+        _ => return None,
+    })
+}
+
+pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
+    let (x, out) = (ctx.input(0)?, ctx.output()?);
+    let elem = word(out.dtype)?;
+    if x.dtype != out.dtype || !wgsl::fits_u32(&[x.numel(), out.numel()]) {
+        return None;
+    }
+    let rank = out.shape.len();
+    let ist = wgsl::strides(&x.shape);
+    let mut extra = String::new();
+    // Slots bound: only the data, except for Gather's indices.
+    let mut skip: Vec<usize> = (1..ctx.kernel.inputs.len()).collect();
+    let body = match &ctx.kernel.op {
+        Op::Reshape => "    let src = i;\n".to_string(),
+        Op::Expand => format!("    let src = {};\n", wgsl::bcast_index(&out.shape, &x.shape, "i")?),
+        Op::Transpose { perm } => {
+            if perm.len() != rank || x.shape.len() != rank {
+                return None;
+            }
+            let mut terms = vec!["0u".to_string()];
+            for (a, &p) in perm.iter().enumerate() {
+                terms.push(format!("c{a} * {}", u(*ist.get(p as usize)?)));
+            }
+            format!("{}    let src = {};\n", coords(&out.shape), terms.join(" + "))
+        }
+        Op::Tile => {
+            if x.shape.len() != rank {
+                return None;
+            }
+            let terms: Vec<String> = (0..rank).map(|a| format!("(c{a} % {}) * {}", u(x.shape[a]), u(ist[a]))).collect();
+            format!("{}    let src = 0u + {};\n", coords(&out.shape), terms.join(" + "))
+        }
+        Op::Slice { axes, starts, steps } => {
+            if x.shape.len() != rank || axes.len() != starts.len() || axes.len() != steps.len() {
+                return None;
+            }
+            let mut terms = vec!["0i".to_string()];
+            for a in 0..rank {
+                let term = match axes.iter().position(|&ax| ax as usize == a) {
+                    Some(j) => format!("({}i + i32(c{a}) * {}i) * {}i", starts[j], steps[j], ist[a]),
+                    None => format!("i32(c{a}) * {}i", ist[a]),
+                };
+                terms.push(term);
+            }
+            format!("{}    let src = u32({});\n", coords(&out.shape), terms.join(" + "))
+        }
+        Op::Pad { pads, mode, value } => {
+            if x.shape.len() != rank || pads.len() != 2 * rank {
+                return None;
+            }
+            let mut s = coords(&out.shape);
+            let mut inside = Vec::new();
+            let mut terms = vec!["0u".to_string()];
+            for a in 0..rank {
+                let d = x.shape[a] as i64;
+                let _ = writeln!(s, "    var p{a} = i32(c{a}) - {}i;", pads[a]);
+                match mode {
+                    PadMode::Constant => inside.push(format!("p{a} >= 0i && p{a} < {d}i")),
+                    PadMode::Edge => {
+                        let _ = writeln!(s, "    p{a} = clamp(p{a}, 0i, {}i);", d - 1);
+                    }
+                    PadMode::Wrap => {
+                        let _ = writeln!(s, "    p{a} = ((p{a} % {d}i) + {d}i) % {d}i;");
+                    }
+                    PadMode::Reflect => {
+                        if d == 1 {
+                            let _ = writeln!(s, "    p{a} = 0i;");
+                        } else {
+                            let period = 2 * (d - 1);
+                            let _ = writeln!(
+                                s,
+                                "    p{a} = ((p{a} % {period}i) + {period}i) % {period}i;\n    p{a} = select(p{a}, {period}i - p{a}, p{a} >= {d}i);"
+                            );
+                        }
+                    }
+                }
+                terms.push(format!("u32(p{a}) * {}", u(ist[a])));
+            }
+            if !inside.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "    if (!({})) {{\n        OUT[i] = {};\n        return;\n    }}",
+                    inside.join(" && "),
+                    pad_word(out.dtype, *value)?
+                );
+            }
+            let _ = writeln!(s, "    let src = {};", terms.join(" + "));
+            s
+        }
+        Op::Gather { axis } | Op::GatherElements { axis } => {
+            let axis = *axis as usize;
+            let idx = ctx.input(1)?;
+            let read_index = match idx.dtype {
+                DType::I64 => "i32(IDX[j].x)",
+                DType::I32 => "i32(IDX[j])",
+                _ => return None,
+            };
+            skip.retain(|&s| s != 1);
+            if axis >= x.shape.len() {
+                return None;
+            }
+            let d = x.shape[axis] as i64;
+            let mut s = coords(&out.shape);
+            if matches!(ctx.kernel.op, Op::Gather { .. }) {
+                // out = data[:axis] + indices + data[axis+1:]
+                let q = idx.shape.len();
+                if rank != x.shape.len() + q - 1 {
+                    return None;
+                }
+                let mut j = vec!["0u".to_string()];
+                let jst = wgsl::strides(&idx.shape);
+                for t in 0..q {
+                    j.push(format!("c{} * {}", axis + t, u(jst[t])));
+                }
+                let _ = writeln!(s, "    let j = {};", j.join(" + "));
+                let _ = writeln!(s, "    var g = {read_index};\n    g = select(g, g + {d}i, g < 0i);");
+                let mut terms = vec!["0u".to_string()];
+                for a in 0..x.shape.len() {
+                    let t = if a < axis {
+                        format!("c{a} * {}", u(ist[a]))
+                    } else if a == axis {
+                        format!("u32(g) * {}", u(ist[a]))
+                    } else {
+                        format!("c{} * {}", a + q - 1, u(ist[a]))
+                    };
+                    terms.push(t);
+                }
+                let _ = writeln!(s, "    let src = {};", terms.join(" + "));
+            } else {
+                if idx.shape != out.shape || x.shape.len() != rank {
+                    return None;
+                }
+                let _ = writeln!(s, "    let j = i;\n    var g = {read_index};\n    g = select(g, g + {d}i, g < 0i);");
+                let terms: Vec<String> = (0..rank)
+                    .map(
+                        |a| if a == axis { format!("u32(g) * {}", u(ist[a])) } else { format!("c{a} * {}", u(ist[a])) },
+                    )
+                    .collect();
+                let _ = writeln!(s, "    let src = {};", terms.join(" + "));
+            }
+            extra = "IDX".into();
+            s
+        }
+        _ => return None,
+    };
+    let mut b = Binder::new(ctx, &skip, elem)?;
+    if !extra.is_empty() {
+        let t = if ctx.input(1)?.dtype == DType::I64 { "vec2<u32>" } else { "u32" };
+        b.set_type(1, t);
+    }
+    let body = body.replace("OUT", &b.out()).replace("IDX", &b.input(1));
+    let (dispatch, head) = wgsl::linear(out.numel(), WG);
+    let mut s = b.decls();
+    s.push('\n');
+    s.push_str(&wgsl::entry([WG, 1, 1]));
+    s.push_str(&head);
+    s.push_str(&body);
+    let _ = writeln!(s, "    {}[i] = {}[src];\n}}", b.out(), b.input(0));
+    Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+}
+
+/// Concat in one dispatch over the output: each element picks its input by its position along the axis.
+pub(super) fn concat(ctx: &Ctx, axis: u32) -> Option<Generated> {
+    let out = ctx.output()?;
+    let elem = word(out.dtype)?;
+    let axis = axis as usize;
+    if axis >= out.shape.len() || !wgsl::fits_u32(&[out.numel()]) {
+        return None;
+    }
+    let inner = wgsl::numel(&out.shape[axis + 1..]);
+    let total = out.shape[axis];
+    let b = Binder::new(ctx, &[], elem)?;
+    let (dispatch, head) = wgsl::linear(out.numel(), WG);
+    let mut s = b.decls();
+    s.push('\n');
+    s.push_str(&wgsl::entry([WG, 1, 1]));
+    s.push_str(&head);
+    let _ = writeln!(
+        s,
+        "    let outer = i / {};\n    let ax = (i / {}) % {};\n    let r = i % {};",
+        u(total * inner),
+        u(inner),
+        u(total),
+        u(inner)
+    );
+    let mut offset = 0u64;
+    for slot in 0..ctx.kernel.inputs.len() {
+        let t = ctx.input(slot)?;
+        if t.dtype != out.dtype || t.shape.len() != out.shape.len() {
+            return None;
+        }
+        let a = t.shape[axis];
+        if a == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "    if (ax < {}) {{\n        {}[i] = {}[(outer * {} + ax - {}) * {} + r];\n        return;\n    }}",
+            u(offset + a),
+            b.out(),
+            b.input(slot),
+            u(a),
+            u(offset),
+            u(inner)
+        );
+        offset += a;
+    }
+    if offset != total {
+        return None;
+    }
+    s.push_str("}\n");
+    Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+}
+
+/// The input coordinate of output index `x` (as the reference backend computes it).
+fn source_coordinate(mode: ResizeCoordinates, x: usize, scale: f32, in_len: usize, out_len: usize) -> f64 {
+    let (x, s, n) = (x as f64, scale as f64, in_len as f64);
+    let out_width = (scale * in_len as f32) as f64;
+    match mode {
+        ResizeCoordinates::HalfPixel => (x + 0.5) / s - 0.5,
+        ResizeCoordinates::HalfPixelSymmetric => {
+            let adjustment = out_len as f64 / out_width;
+            let offset = n / 2.0 * (1.0 - adjustment);
+            offset + (x + 0.5) / s - 0.5
+        }
+        ResizeCoordinates::PytorchHalfPixel if out_width == 1.0 => -0.5,
+        ResizeCoordinates::PytorchHalfPixel => (x + 0.5) / s - 0.5,
+        ResizeCoordinates::AlignCorners if out_width == 1.0 => 0.0,
+        ResizeCoordinates::AlignCorners => x * (n - 1.0) / (out_width - 1.0),
+        ResizeCoordinates::Asymmetric => x / s,
+        ResizeCoordinates::TfHalfPixelForNn => (x + 0.5) / s,
+    }
+}
+
+/// Per output index of one axis: the (input index, weight) taps, as the reference computes them.
+fn taps(op: &Op, axis: usize, in_len: usize, out_len: usize) -> Option<Vec<Vec<(usize, f64)>>> {
+    let Op::Resize { mode, coordinates, nearest, scales, exclude_outside, .. } = op else {
+        return None;
+    };
+    let scale = *scales.get(axis)?;
+    Some(
+        (0..out_len)
+            .map(|x| {
+                let bound = in_len as f64 + 8.0;
+                let x_ori = source_coordinate(*coordinates, x, scale, in_len, out_len).clamp(-bound, bound);
+                let x_ori = if x_ori.is_nan() { 0.0 } else { x_ori };
+                let floor = x_ori.floor();
+                let (base, ratio) =
+                    if x_ori == floor { (floor as i64 - 1, 1.0) } else { (floor as i64, x_ori - floor) };
+                let mut t: Vec<(i64, f64)> = match mode {
+                    ResizeMode::Nearest => {
+                        let right = ratio == 1.0
+                            || match nearest {
+                                NearestMode::RoundPreferFloor => ratio > 0.5,
+                                NearestMode::RoundPreferCeil => ratio >= 0.5,
+                                NearestMode::Floor => false,
+                                NearestMode::Ceil => true,
+                            };
+                        vec![(if right { base + 1 } else { base }, 1.0)]
+                    }
+                    ResizeMode::Linear => vec![(base, 1.0 - ratio), (base + 1, ratio)],
+                    ResizeMode::Cubic => return vec![],
+                };
+                if *exclude_outside && *mode != ResizeMode::Nearest {
+                    for (i, w) in t.iter_mut() {
+                        if *i < 0 || *i >= in_len as i64 {
+                            *w = 0.0;
+                        }
+                    }
+                    let sum: f64 = t.iter().map(|t| t.1).sum();
+                    t.iter_mut().for_each(|t| t.1 /= sum);
+                }
+                t.into_iter().map(|(i, w)| (i.clamp(0, in_len as i64 - 1) as usize, w)).collect()
+            })
+            .collect(),
+    )
+}
+
+/// Nearest and linear Resize: every resized axis has a table of taps (input index and weight per output index);
+/// the kernel sums over the product of the axes' taps.
+pub(super) fn resize(ctx: &Ctx) -> Option<Generated> {
+    if !ctx.all_f32() {
+        return None;
+    }
+    let (x, out) = (ctx.input(0)?, ctx.output()?);
+    let rank = x.shape.len();
+    if out.shape.len() != rank || !wgsl::fits_u32(&[x.numel(), out.numel()]) {
+        return None;
+    }
+    let ist = wgsl::strides(&x.shape);
+    let skip: Vec<usize> = (1..ctx.kernel.inputs.len()).collect();
+    let b = Binder::new(ctx, &skip, "f32")?;
+    let mut tables = String::new();
+    let mut s = coords(&out.shape);
+    let mut resized = Vec::new();
+    for a in 0..rank {
+        if x.shape[a] == out.shape[a]
+            && matches!(&ctx.kernel.op, Op::Resize { scales, .. } if scales.get(a) == Some(&1.0))
+        {
+            continue;
+        }
+        let t = taps(&ctx.kernel.op, a, x.shape[a] as usize, out.shape[a] as usize)?;
+        let width = t.first()?.len();
+        if width == 0 || t.iter().any(|v| v.len() != width) {
+            return None;
+        }
+        let n = t.len() * width;
+        let idx: Vec<String> = t.iter().flatten().map(|(i, _)| format!("{i}u")).collect();
+        let w: Vec<String> = t.iter().flatten().map(|(_, w)| wgsl::lit(*w as f32)).collect();
+        let _ = writeln!(tables, "const I{a} = array<u32, {n}>({});", idx.join(", "));
+        let _ = writeln!(tables, "const W{a} = array<f32, {n}>({});", w.join(", "));
+        resized.push((a, width));
+    }
+    let _ = writeln!(s, "    var acc = 0.0;");
+    for &(a, width) in &resized {
+        let _ =
+            writeln!(s, "    for (var t{a} = 0u; t{a} < {width}u; t{a}++) {{\n    let q{a} = c{a} * {width}u + t{a};");
+    }
+    let terms: Vec<String> = (0..rank)
+        .map(|a| {
+            if resized.iter().any(|r| r.0 == a) {
+                format!("I{a}[q{a}] * {}", u(ist[a]))
+            } else {
+                format!("c{a} * {}", u(ist[a]))
+            }
+        })
+        .collect();
+    let weight: Vec<String> = resized.iter().map(|(a, _)| format!("W{a}[q{a}]")).collect();
+    let weight = if weight.is_empty() { "1.0".to_string() } else { weight.join(" * ") };
+    let _ = writeln!(s, "    acc += {weight} * {}[0u + {}];", b.input(0), terms.join(" + "));
+    for _ in &resized {
+        s.push_str("    }\n");
+    }
+    let (dispatch, head) = wgsl::linear(out.numel(), WG);
+    let mut src = b.decls();
+    src.push_str(&tables);
+    src.push('\n');
+    src.push_str(&wgsl::entry([WG, 1, 1]));
+    src.push_str(&head);
+    src.push_str(&s);
+    let _ = writeln!(src, "    {}[i] = acc;\n}}", b.out());
+    Some(Generated { source: src, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+}

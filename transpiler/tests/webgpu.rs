@@ -1,0 +1,152 @@
+//! The WebGPU backend against the reference backend: every fixture model (the zoo graphs with their random
+//! weights, MobileNetV2 on a photo, the style network at 256×256) converted for both backends and run on both,
+//! within rel. L2 1e-3. Natively wgpu finds lavapipe (Mesa's software Vulkan) where there is no GPU.
+//!
+//! Also: a shader made invalid on purpose is caught by naga at convert time, and VGG-19's 411 MB `fc6` weight is
+//! split so that no binding exceeds WebGPU's default 128 MiB.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use wdnn_runner_core::spec::{
+    DType, Graph as Descriptor, IoBinding, Kernel, KernelPayload, Op, Storage, TensorDesc, UnaryFn,
+};
+use wdnn_runner_core::{Backend, Bundle, Session, Tensor};
+use wdnn_runner_webgpu::WebGpuBackend;
+use wdnn_transpiler::ConvertOptions;
+use wdnn_transpiler::codegen::{Target, WebGpu};
+
+/// Rel. L2 allowed between the backends (f32 in different summation orders).
+const TOLERANCE: f64 = 1e-3;
+
+fn webgpu_session(bundle: &Path) -> Session {
+    let bundle = Bundle::open(bundle).unwrap();
+    let backend = WebGpuBackend::default();
+    backend.probe().unwrap_or_else(|e| panic!("no WebGPU adapter (install mesa-vulkan-drivers): {e}"));
+    let order: [&dyn Backend; 1] = [&backend];
+    wdnn_runner_core::load(&bundle, &order, |_, _| {}).unwrap_or_else(|e| panic!("loading on webgpu: {e}"))
+}
+
+fn both(model: &Path, input_shapes: Vec<(String, Vec<u64>)>) -> (std::path::PathBuf, Session, Session) {
+    let options = ConvertOptions {
+        backends: vec!["webgpu".into(), "fallback".into()],
+        zstd_level: 3,
+        input_shapes,
+        ..ConvertOptions::default()
+    };
+    let (bundle, _) = convert(model, &options);
+    let gpu = webgpu_session(&bundle);
+    let cpu = fallback_session(&bundle);
+    (bundle, gpu, cpu)
+}
+
+fn compare(what: &str, gpu: &mut Session, cpu: &mut Session, inputs: &[(&str, Tensor)]) {
+    let expected = cpu.run(inputs).unwrap();
+    let actual = gpu.run(inputs).unwrap();
+    for ((name, a), (_, e)) in actual.iter().zip(&expected) {
+        assert_close(&format!("{what} `{name}` webgpu vs fallback"), a, e, TOLERANCE);
+    }
+}
+
+fn zoo(name: &str) {
+    let model = cache_file(&format!("zoo-random/{name}.onnx"));
+    let (bundle, mut gpu, mut cpu) = both(&model, vec![]);
+    let input = read_npy(&cache_file(&format!("zoo-random/{name}.input.npy")));
+    let input_name = gpu.inputs()[0].name.clone();
+    compare(name, &mut gpu, &mut cpu, &[(input_name.as_str(), input)]);
+    if name == "vgg19" {
+        // No binding of the webgpu descriptor exceeds WebGPU's default maxStorageBufferBindingSize.
+        let (graph, _) = Bundle::open(&bundle).unwrap().load_backend("webgpu", |_, _| {}).unwrap();
+        let largest = graph
+            .kernels
+            .iter()
+            .filter_map(|k| match &k.payload {
+                Some(KernelPayload::Wgsl { bindings, .. }) => {
+                    bindings.iter().map(|b| graph.tensors[b.tensor as usize].byte_size()).max()
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap();
+        assert!(largest <= 128 << 20, "a binding of {largest} bytes");
+        assert!(graph.tensors.iter().any(|t| t.name.contains("/part")), "fc6 was not split");
+    }
+}
+
+macro_rules! zoo_tests {
+    ($($name:ident),*) => {
+        mod zoo_random_weights {
+            $( #[test] fn $name() { super::zoo(stringify!($name)); } )*
+        }
+    };
+}
+
+zoo_tests!(bvlc_alexnet, densenet121, inception_v1, inception_v2, resnet50, shufflenet, squeezenet, vgg19, zfnet512);
+
+#[test]
+fn mobilenetv2_on_a_photo() {
+    let (_, mut gpu, mut cpu) = both(&fixtures().join("models/mobilenetv2-imagenet.onnx"), vec![]);
+    let input = read_npy(&fixtures().join("expected/mobilenetv2/chelsea.input.npy"));
+    compare("mobilenetv2", &mut gpu, &mut cpu, &[("input", input)]);
+}
+
+#[test]
+fn style_transfer_at_256() {
+    let shapes = vec![("image".into(), vec![1, 3, 256, 256]), ("style_weights".into(), vec![26])];
+    let (_, mut gpu, mut cpu) = both(&fixtures().join("models/multistyle26.onnx"), shapes);
+    let dir = fixtures().join("expected/multistyle26");
+    let content = read_npy(&dir.join("content.input.npy"));
+    let weights = read_npy(&dir.join("style9.style_weights.npy"));
+    compare("style 9", &mut gpu, &mut cpu, &[("image", content), ("style_weights", weights)]);
+}
+
+/// A one-kernel IR graph (Relu) and the descriptor `emit` makes of it, to drive the target's code generation.
+fn relu_graph() -> (wdnn_transpiler::ir::Graph, Descriptor) {
+    let mut g = wdnn_transpiler::ir::Graph::new("relu");
+    let x = g.add_value("x", DType::F32, &[1, 8]);
+    let y = g.add_value("y", DType::F32, &[1, 8]);
+    g.inputs.push(x);
+    g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[x], &[y]);
+    g.outputs.push(("y".into(), y));
+    let t = |name: &str, offset| TensorDesc {
+        name: name.into(),
+        dtype: DType::F32,
+        shape: vec![1, 8],
+        storage: Storage::Arena { offset },
+    };
+    let d = Descriptor {
+        name: "relu".into(),
+        backend: "webgpu".into(),
+        tensors: vec![t("x", 0), t("y", 256)],
+        inputs: vec![IoBinding { name: "x".into(), tensor: 0 }],
+        outputs: vec![IoBinding { name: "y".into(), tensor: 1 }],
+        kernels: vec![Kernel {
+            name: "relu".into(),
+            op: Op::Unary { fun: UnaryFn::Relu },
+            inputs: vec![0],
+            outputs: vec![1],
+            payload: None,
+        }],
+        arena_size: 512,
+        alignment: 256,
+        shaders: vec![],
+    };
+    (g, d)
+}
+
+#[test]
+fn generated_shaders_are_validated_by_naga() {
+    let (g, mut d) = relu_graph();
+    WebGpu::default().finish(&g, &mut d).unwrap();
+    assert_eq!(d.shaders.len(), 1);
+    assert!(matches!(d.kernels[0].payload, Some(KernelPayload::Wgsl { .. })));
+
+    // The same kernel with its shader broken on purpose: a type error naga must reject, naming the kernel.
+    let (g, mut d) = relu_graph();
+    let broken = WebGpu::with_shader_hook(|s| *s = s.replace("var acc: f32 =", "var acc: u32 ="));
+    let err = broken.finish(&g, &mut d).unwrap_err().to_string();
+    assert!(err.contains("kernel `relu`") && err.contains("naga"), "{err}");
+    assert!(wdnn_transpiler::codegen::webgpu::validate("fn main() { let x: f32 = 1u; }").is_err());
+}
