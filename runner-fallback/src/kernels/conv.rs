@@ -499,29 +499,4 @@ mod tests {
         let y = conv(&a, &[&x, &w, &bias, &residual], &(DType::F32, vec![1, 1, 1, 2])).unwrap();
         assert_eq!(y.to_vec::<f32>().unwrap(), vec![13.5, 14.5]);
     }
-
-    /// Times one VGG-sized layer; run with `cargo test -p wdnn-runner-fallback -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn time_conv_3x3_64_224() {
-        let xv: Vec<f32> = (0..64 * 224 * 224usize).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3).collect();
-        let wv: Vec<f32> = (0..64 * 64 * 9usize).map(|i| ((i * 104729 % 1000) as f32 - 500.0) * 1e-3).collect();
-        let (x, w) = (f32s(&[1, 64, 224, 224], &xv), f32s(&[64, 64, 3, 3], &wv));
-        let start = std::time::Instant::now();
-        let y = conv(&attrs(1, &[], &[], &[1, 1, 1, 1]), &[&x, &w], &(DType::F32, vec![1, 64, 224, 224])).unwrap();
-        eprintln!("3x3 conv 64->64 on 224x224: {:?}", start.elapsed());
-        // Spot-check one interior output against the definition.
-        let y = y.to_vec::<f32>().unwrap();
-        let (o, i, j) = (5, 100, 37);
-        let mut want = 0.0f64;
-        for c in 0..64 {
-            for ky in 0..3 {
-                for kx in 0..3 {
-                    let xi = (c * 224 + i + ky - 1) * 224 + j + kx - 1;
-                    want += xv[xi] as f64 * wv[((o * 64 + c) * 3 + ky) * 3 + kx] as f64;
-                }
-            }
-        }
-        assert!((y[(o * 224 + i) * 224 + j] as f64 - want).abs() < 1e-4);
-    }
 }
