@@ -17,3 +17,4 @@ mod kernels;
 pub use backend::FallbackBackend;
 pub use error::EvalError;
 pub use eval::eval;
+pub use kernels::resize::resize_taps;

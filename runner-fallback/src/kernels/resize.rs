@@ -3,7 +3,7 @@
 //! Interpolation is separable, so each resized axis is a 1-D pass with per-output-index taps `(index, weight)`;
 //! axes whose scale is 1 and size unchanged are left untouched. Nearest is a pure gather and works on any dtype.
 
-use wdnn_descriptor_spec::{DType, NearestMode, ResizeCoordinates, ResizeMode};
+use wdnn_descriptor_spec::{DType, NearestMode, Op, ResizeCoordinates, ResizeMode};
 use wdnn_runner_core::Tensor;
 
 use super::layout::{dims, gather_axes, numel, strides};
@@ -51,6 +51,23 @@ fn cubic_coeffs(r: f64, a: f64) -> [f64; 4] {
 }
 
 /// The `(input index, weight)` taps of every output index along one axis.
+/// Per output index of one axis of a `Resize` op: the `(input index, weight)` taps the reference interpolates
+/// with. Code generators use it so that every backend resizes exactly as the oracle does.
+pub fn resize_taps(op: &Op, axis: usize, in_len: usize, out_len: usize) -> Option<Vec<Vec<(usize, f64)>>> {
+    let Op::Resize { mode, coordinates, nearest, scales, cubic_coeff_a, exclude_outside } = op else {
+        return None;
+    };
+    let attrs = ResizeAttrs {
+        mode: *mode,
+        coordinates: *coordinates,
+        nearest: *nearest,
+        scales,
+        cubic_coeff_a: *cubic_coeff_a,
+        exclude_outside: *exclude_outside,
+    };
+    Some(axis_taps(&attrs, *scales.get(axis)?, in_len, out_len))
+}
+
 fn axis_taps(attrs: &ResizeAttrs, scale: f32, in_len: usize, out_len: usize) -> Vec<Vec<(usize, f64)>> {
     (0..out_len)
         .map(|x| {

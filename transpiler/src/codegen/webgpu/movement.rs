@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use wdnn_descriptor_spec::{DType, NearestMode, Op, PadMode, ResizeCoordinates, ResizeMode};
+use wdnn_descriptor_spec::{DType, Op, PadMode, ResizeMode};
 
 use super::wgsl::{self, Binder, Ctx, Generated, u};
 
@@ -269,68 +269,13 @@ pub(super) fn concat(ctx: &Ctx, axis: u32) -> Option<Generated> {
     Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
 }
 
-/// The input coordinate of output index `x` (as the reference backend computes it).
-fn source_coordinate(mode: ResizeCoordinates, x: usize, scale: f32, in_len: usize, out_len: usize) -> f64 {
-    let (x, s, n) = (x as f64, scale as f64, in_len as f64);
-    let out_width = (scale * in_len as f32) as f64;
-    match mode {
-        ResizeCoordinates::HalfPixel => (x + 0.5) / s - 0.5,
-        ResizeCoordinates::HalfPixelSymmetric => {
-            let adjustment = out_len as f64 / out_width;
-            let offset = n / 2.0 * (1.0 - adjustment);
-            offset + (x + 0.5) / s - 0.5
-        }
-        ResizeCoordinates::PytorchHalfPixel if out_width == 1.0 => -0.5,
-        ResizeCoordinates::PytorchHalfPixel => (x + 0.5) / s - 0.5,
-        ResizeCoordinates::AlignCorners if out_width == 1.0 => 0.0,
-        ResizeCoordinates::AlignCorners => x * (n - 1.0) / (out_width - 1.0),
-        ResizeCoordinates::Asymmetric => x / s,
-        ResizeCoordinates::TfHalfPixelForNn => (x + 0.5) / s,
-    }
-}
-
-/// Per output index of one axis: the (input index, weight) taps, as the reference computes them.
+/// Per output index of one axis: the (input index, weight) taps, exactly as the reference computes them. Cubic is
+/// left to other backends here.
 fn taps(op: &Op, axis: usize, in_len: usize, out_len: usize) -> Option<Vec<Vec<(usize, f64)>>> {
-    let Op::Resize { mode, coordinates, nearest, scales, exclude_outside, .. } = op else {
+    if matches!(op, Op::Resize { mode: ResizeMode::Cubic, .. }) {
         return None;
-    };
-    let scale = *scales.get(axis)?;
-    Some(
-        (0..out_len)
-            .map(|x| {
-                let bound = in_len as f64 + 8.0;
-                let x_ori = source_coordinate(*coordinates, x, scale, in_len, out_len).clamp(-bound, bound);
-                let x_ori = if x_ori.is_nan() { 0.0 } else { x_ori };
-                let floor = x_ori.floor();
-                let (base, ratio) =
-                    if x_ori == floor { (floor as i64 - 1, 1.0) } else { (floor as i64, x_ori - floor) };
-                let mut t: Vec<(i64, f64)> = match mode {
-                    ResizeMode::Nearest => {
-                        let right = ratio == 1.0
-                            || match nearest {
-                                NearestMode::RoundPreferFloor => ratio > 0.5,
-                                NearestMode::RoundPreferCeil => ratio >= 0.5,
-                                NearestMode::Floor => false,
-                                NearestMode::Ceil => true,
-                            };
-                        vec![(if right { base + 1 } else { base }, 1.0)]
-                    }
-                    ResizeMode::Linear => vec![(base, 1.0 - ratio), (base + 1, ratio)],
-                    ResizeMode::Cubic => return vec![],
-                };
-                if *exclude_outside && *mode != ResizeMode::Nearest {
-                    for (i, w) in t.iter_mut() {
-                        if *i < 0 || *i >= in_len as i64 {
-                            *w = 0.0;
-                        }
-                    }
-                    let sum: f64 = t.iter().map(|t| t.1).sum();
-                    t.iter_mut().for_each(|t| t.1 /= sum);
-                }
-                t.into_iter().map(|(i, w)| (i.clamp(0, in_len as i64 - 1) as usize, w)).collect()
-            })
-            .collect(),
-    )
+    }
+    wdnn_runner_fallback::resize_taps(op, axis, in_len, out_len)
 }
 
 /// Nearest and linear Resize: every resized axis has a table of taps (input index and weight per output index);
