@@ -398,6 +398,8 @@ fn gate(backend: &str, cases: &[Case], outcomes: &[Outcome], args: &ConformanceA
 fn run_all(cases: &[Case], backend: &str, jobs: usize) -> Result<Vec<Outcome>> {
     // Per process: two runs in one working tree must not share bundles.
     let scratch_root = repo_root().join("target/conformance").join(format!("{backend}-{}", std::process::id()));
+    // Frozen-input models are written beside the workers' bundles, possibly before any conversion made the folder.
+    std::fs::create_dir_all(&scratch_root).with_context(|| format!("creating {}", scratch_root.display()))?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; cases.len()]);
     let bar = ProgressBar::new(cases.len() as u64)
