@@ -1,8 +1,10 @@
 //! Reshapes without copies: a `Reshape` keeps its input's bytes, and values are never written again once
 //! defined, so its output can always be a view of its input at offset 0 and no kernel needs to run.
 //!
-//! It does not fire for constant inputs (folded instead), or when either value already takes part in a view (a
-//! concat slice or an in-place result must keep its own placement rules).
+//! It fires only when the reshape is its input's sole reader (and the input is not a model output), so that no
+//! kernel ever reads two overlapping ranges: WebGPU forbids binding aliased ranges of one buffer when either is
+//! writable. It does not fire for constant inputs (folded instead), or when either value already takes part in a
+//! view (a concat slice or an in-place result must keep its own placement rules).
 
 use wdnn_descriptor_spec::Op;
 
@@ -16,7 +18,13 @@ pub fn run(graph: &mut Graph) -> PassStats {
     for i in 0..graph.nodes.len() {
         let node = &graph.nodes[i];
         let (x, y) = (node.inputs[0], node.outputs[0]);
-        if !matches!(node.op, Op::Reshape) || graph.constant(x).is_some() || graph.in_view(x) || graph.in_view(y) {
+        let sole_reader = graph.use_count(x) == 1;
+        if !matches!(node.op, Op::Reshape)
+            || !sole_reader
+            || graph.constant(x).is_some()
+            || graph.in_view(x)
+            || graph.in_view(y)
+        {
             continue;
         }
         graph.views.push(View { value: y, base: x, offset: 0 });
@@ -38,7 +46,7 @@ mod tests {
     use wdnn_descriptor_spec::{DType, UnaryFn};
 
     #[test]
-    fn flatten_shares_its_input_and_is_elided() {
+    fn reshape_of_a_value_read_elsewhere_keeps_its_copy() {
         let mut g = Graph::new("t");
         let x = g.add_value("x", DType::F32, &[1, 2, 2]);
         let (a, b, c) = (
@@ -52,11 +60,29 @@ mod tests {
         g.add_node("c", Op::Unary { fun: UnaryFn::Neg }, &[a], &[c]);
         g.outputs.push(("b".into(), b));
         g.outputs.push(("c".into(), c));
+        assert_eq!(run(&mut g).total(), 0);
+        assert!(!is_elided(&g, 1));
+    }
+
+    #[test]
+    fn flatten_shares_its_input_and_is_elided() {
+        let mut g = Graph::new("t");
+        let x = g.add_value("x", DType::F32, &[1, 2, 2]);
+        let (a, b, c) = (
+            g.add_value("a", DType::F32, &[1, 2, 2]),
+            g.add_value("b", DType::F32, &[4]),
+            g.add_value("c", DType::F32, &[1, 2, 2]),
+        );
+        g.inputs.push(x);
+        g.add_node("a", Op::Unary { fun: UnaryFn::Exp }, &[x], &[a]);
+        g.add_node("flat", Op::Reshape, &[a], &[b]);
+        g.add_node("c", Op::Unary { fun: UnaryFn::Neg }, &[b], &[c]);
+        g.outputs.push(("c".into(), c));
         assert_eq!(run(&mut g).total(), 1);
         assert!(is_elided(&g, 1));
         let plan = crate::plan::plan(&g, 16);
         assert_eq!(plan.offsets[a.0 as usize], plan.offsets[b.0 as usize]);
-        let (oa, oc) = (plan.offsets[a.0 as usize].unwrap(), plan.offsets[c.0 as usize].unwrap());
-        assert!(oa + 16 <= oc || oc + 16 <= oa, "`a` is still read by `c`: they must not overlap");
+        let (ob, oc) = (plan.offsets[b.0 as usize].unwrap(), plan.offsets[c.0 as usize].unwrap());
+        assert!(ob + 16 <= oc || oc + 16 <= ob, "`b` is read by `c`: they must not overlap");
     }
 }
