@@ -212,16 +212,9 @@ fn dispatch(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Resul
             arity(op, inputs, 1, any)?;
             shape::tile(x()?, out)?
         }
-        Op::Resize { mode, coordinates, nearest, scales, cubic_coeff_a, exclude_outside } => {
+        Op::Resize { .. } => {
             arity(op, inputs, 1, any)?;
-            let attrs = ResizeAttrs {
-                mode: *mode,
-                coordinates: *coordinates,
-                nearest: *nearest,
-                scales,
-                cubic_coeff_a: *cubic_coeff_a,
-                exclude_outside: *exclude_outside,
-            };
+            let attrs = ResizeAttrs::of(op).ok_or_else(|| invalid("Resize without its attributes"))?;
             resize::resize(&attrs, x()?, out)?
         }
         Op::LayerNorm { axis, epsilon } => {

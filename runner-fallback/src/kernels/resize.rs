@@ -54,18 +54,25 @@ fn cubic_coeffs(r: f64, a: f64) -> [f64; 4] {
 /// Per output index of one axis of a `Resize` op: the `(input index, weight)` taps the reference interpolates
 /// with. Code generators use it so that every backend resizes exactly as the oracle does.
 pub fn resize_taps(op: &Op, axis: usize, in_len: usize, out_len: usize) -> Option<Vec<Vec<(usize, f64)>>> {
-    let Op::Resize { mode, coordinates, nearest, scales, cubic_coeff_a, exclude_outside } = op else {
-        return None;
-    };
-    let attrs = ResizeAttrs {
-        mode: *mode,
-        coordinates: *coordinates,
-        nearest: *nearest,
-        scales,
-        cubic_coeff_a: *cubic_coeff_a,
-        exclude_outside: *exclude_outside,
-    };
-    Some(axis_taps(&attrs, *scales.get(axis)?, in_len, out_len))
+    let attrs = ResizeAttrs::of(op)?;
+    Some(axis_taps(&attrs, *attrs.scales.get(axis)?, in_len, out_len))
+}
+
+impl<'a> ResizeAttrs<'a> {
+    /// The attributes of a `Resize` op (None for any other op).
+    pub(crate) fn of(op: &'a Op) -> Option<ResizeAttrs<'a>> {
+        let Op::Resize { mode, coordinates, nearest, scales, cubic_coeff_a, exclude_outside } = op else {
+            return None;
+        };
+        Some(ResizeAttrs {
+            mode: *mode,
+            coordinates: *coordinates,
+            nearest: *nearest,
+            scales,
+            cubic_coeff_a: *cubic_coeff_a,
+            exclude_outside: *exclude_outside,
+        })
+    }
 }
 
 fn axis_taps(attrs: &ResizeAttrs, scale: f32, in_len: usize, out_len: usize) -> Vec<Vec<(usize, f64)>> {
