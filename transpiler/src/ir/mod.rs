@@ -6,6 +6,7 @@
 //!
 //! Architecture invariant: nothing here knows about ONNX or tract; the importer translates into this IR.
 
+pub mod text;
 mod verify;
 
 pub use verify::{VerifyError, verify};
@@ -231,18 +232,8 @@ pub fn op_label(op: &Op) -> String {
 }
 
 impl fmt::Display for Graph {
-    /// One line per node: `%out = Op(%in, ...)`, constants shown as `#name`.
+    /// The graph's text form ([`text::print`]): values with dtype and shape, constants, every op attribute.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |v: &ValueId| {
-            let value = self.value(*v);
-            let sigil = if value.constant.is_some() { '#' } else { '%' };
-            format!("{sigil}{}", v.0)
-        };
-        for node in &self.nodes {
-            let outs: Vec<String> = node.outputs.iter().map(show).collect();
-            let ins: Vec<String> = node.inputs.iter().map(show).collect();
-            writeln!(f, "{} = {}({})  // {}", outs.join(", "), op_label(&node.op), ins.join(", "), node.name)?;
-        }
-        Ok(())
+        f.write_str(&text::print(self))
     }
 }

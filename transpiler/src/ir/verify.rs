@@ -1,5 +1,7 @@
 //! The IR verifier: the invariants every pass must keep. Run after import and after each pass in tests.
 
+use std::collections::{HashMap, HashSet};
+
 use super::{Graph, ValueId};
 
 /// A broken invariant.
@@ -8,7 +10,8 @@ use super::{Graph, ValueId};
 pub struct VerifyError(pub String);
 
 /// Checks: ids in range; every value defined once (input, constant or one node output); nodes topologically
-/// ordered; constants hold data of their declared dtype and shape; outputs are defined.
+/// ordered; no op (or function inside one) is `Unknown`, the decoder's catch-all; constants hold data of their
+/// declared dtype and shape; outputs are defined; views fit inside their base and do not overlap.
 pub fn verify(graph: &Graph) -> Result<(), Vec<VerifyError>> {
     let mut errors = Vec::new();
     let n = graph.values.len();
@@ -30,6 +33,13 @@ pub fn verify(graph: &Graph) -> Result<(), Vec<VerifyError>> {
         defined[input.0 as usize] = true;
     }
     for node in &graph.nodes {
+        if node.op.has_unknown() {
+            errors.push(VerifyError(format!(
+                "node `{}` has an unknown op or function ({})",
+                node.name,
+                node.op.name()
+            )));
+        }
         for i in &node.inputs {
             if !in_range(i) {
                 errors.push(VerifyError(format!("node `{}` reads value {} out of range", node.name, i.0)));
@@ -56,34 +66,145 @@ pub fn verify(graph: &Graph) -> Result<(), Vec<VerifyError>> {
             errors.push(VerifyError(format!("output `{name}` is never defined")));
         }
     }
+    verify_views(graph, &mut errors);
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// A view lies inside its base, a value is a view at most once, and views of one base never share a byte: the
+/// planner gives each view exactly its slice of the base, so an overlap would let two values clobber each other.
+fn verify_views(graph: &Graph, errors: &mut Vec<VerifyError>) {
+    let n = graph.values.len() as u32;
+    let mut by_base: HashMap<ValueId, Vec<(u64, u64, ValueId)>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for view in &graph.views {
+        if view.value.0 >= n || view.base.0 >= n {
+            errors.push(VerifyError(format!("view of value {} in {} out of range", view.value.0, view.base.0)));
+            continue;
+        }
+        let (value, base) = (graph.value(view.value), graph.value(view.base));
+        if view.value == view.base {
+            errors.push(VerifyError(format!("`{}` is a view of itself", value.name)));
+        }
+        if !seen.insert(view.value) {
+            errors.push(VerifyError(format!("`{}` is a view more than once", value.name)));
+        }
+        let end = view.offset.checked_add(value.byte_size());
+        if end.is_none_or(|end| end > base.byte_size()) {
+            errors.push(VerifyError(format!(
+                "view `{}` ({} bytes at {}) does not fit in `{}` ({} bytes)",
+                value.name,
+                value.byte_size(),
+                view.offset,
+                base.name,
+                base.byte_size()
+            )));
+            continue;
+        }
+        by_base.entry(view.base).or_default().push((view.offset, value.byte_size(), view.value));
+    }
+    let mut bases: Vec<_> = by_base.into_iter().collect();
+    bases.sort_by_key(|(base, _)| *base);
+    for (base, mut slices) in bases {
+        slices.sort();
+        for pair in slices.windows(2) {
+            let ((start, size, a), (next, _, b)) = (pair[0], pair[1]);
+            if start + size > next {
+                errors.push(VerifyError(format!(
+                    "views `{}` and `{}` overlap inside `{}`",
+                    graph.value(a).name,
+                    graph.value(b).name,
+                    graph.value(base).name
+                )));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wdnn_descriptor_spec::{DType, Op, UnaryFn};
+    use crate::ir::text::parse;
+
+    #[track_caller]
+    fn errors(text: &str) -> Vec<String> {
+        let graph = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        verify(&graph).err().unwrap_or_default().into_iter().map(|e| e.0).collect()
+    }
 
     #[test]
     fn catches_use_before_definition_and_double_definition() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[2]);
-        let y = g.add_value("y", DType::F32, &[2]);
-        g.inputs.push(x);
-        g.add_node("late", Op::Unary { fun: UnaryFn::Relu }, &[y], &[x]);
-        g.outputs.push(("y".into(), y));
-        let errors = verify(&g).unwrap_err();
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        let found = errors(
+            r#"
+            graph "t"
+            input %x: f32[2]
+            %x = Unary{fun: Relu}(%y) @late
+            value %y: f32[2]
+            output "y" = %y
+            "#,
+        );
+        assert_eq!(
+            found,
+            ["node `late` reads `y` before it is defined", "`x` is defined twice", "output `y` is never defined"]
+        );
     }
 
     #[test]
     fn accepts_a_well_formed_graph() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[2]);
-        let y = g.add_value("y", DType::F32, &[2]);
-        g.inputs.push(x);
-        g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[x], &[y]);
-        g.outputs.push(("y".into(), y));
-        assert_eq!(verify(&g), Ok(()));
+        let text = r#"
+            graph "t"
+            input %x: f32[2]
+            %a: f32[2] = Unary{fun: Exp}(%x)
+            %b: f32[2] = Unary{fun: Neg}(%x)
+            %y: f32[4] = Concat{axis: 0}(%a, %b)
+            output "y" = %y
+            view %a in %y at 0
+            view %b in %y at 8
+        "#;
+        assert_eq!(errors(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rejects_unknown_ops_and_functions() {
+        let found = errors(
+            r#"
+            graph "t"
+            input %x: f32[2]
+            %a: f32[2] = Unknown(%x)
+            %y: f32[2] = Unary{fun: Frobnicate}(%a)
+            output "y" = %y
+            "#,
+        );
+        assert_eq!(
+            found,
+            ["node `a` has an unknown op or function (Unknown)", "node `y` has an unknown op or function (Unary)"]
+        );
+    }
+
+    #[test]
+    fn rejects_overlapping_and_oversized_views() {
+        let found = errors(
+            r#"
+            graph "t"
+            input %x: f32[2]
+            %a: f32[2] = Unary{fun: Exp}(%x)
+            %b: f32[2] = Unary{fun: Neg}(%x)
+            %c: f32[1] = Slice{axes: [0], starts: [0], steps: [1]}(%x)
+            %y: f32[4] = Concat{axis: 0}(%a, %b)
+            output "y" = %y
+            output "c" = %c
+            view %a in %y at 0
+            view %b in %y at 4
+            view %c in %y at 16
+            view %a in %x at 0
+            "#,
+        );
+        assert_eq!(
+            found,
+            [
+                "view `c` (4 bytes at 16) does not fit in `y` (16 bytes)",
+                "`a` is a view more than once",
+                "views `a` and `b` overlap inside `y`",
+            ]
+        );
     }
 }
