@@ -214,44 +214,42 @@ fn fold_one_before(graph: &mut Graph) -> Option<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use expect_test::{Expect, expect};
     use wdnn_runner_fallback::eval;
 
-    /// x [1,2,3,3] → Conv(3×3, pad 1, 2→2) → Mul(s) → Add(b): the two constants fold into the conv.
-    fn conv_bn(bn_input_shared: bool) -> (Graph, ValueId) {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 3, 3]);
-        let w: Vec<f32> = (0..36).map(|i| (i as f32 * 0.37).sin()).collect();
-        let w = g.add_constant("w", Tensor::new(&[2, 2, 3, 3], &w).unwrap());
-        let s = g.add_constant("s", Tensor::new(&[2, 1, 1], &[1.5f32, -0.5]).unwrap());
-        let b = g.add_constant("b", Tensor::new(&[2, 1, 1], &[0.25f32, 2.0]).unwrap());
-        let (y, m, z) = (
-            g.add_value("y", DType::F32, &[1, 2, 3, 3]),
-            g.add_value("m", DType::F32, &[1, 2, 3, 3]),
-            g.add_value("z", DType::F32, &[1, 2, 3, 3]),
+    use super::*;
+    use crate::passes::testing;
+
+    /// x [1,2,3,3] → Conv(3×3, pad 1, 2→2) → Mul(s) → Add(b): the two constants fold into the conv (unless
+    /// `shared`, where the conv's output is also a model output).
+    fn conv_bn(shared: bool) -> String {
+        let mut text = String::from(
+            r#"
+            graph "t"
+            input %x: f32[1,2,3,3]
+            const #w: f32[2,2,3,3] = [
+                0.0, 0.36, 0.68, 0.89, 1.0, 0.96, 0.8, 0.53, 0.2,
+                -0.16, -0.5, -0.78, -0.95, -1.0, -0.91, -0.7, -0.4, -0.04,
+                0.32, 0.64, 0.87, 0.99, 0.97, 0.83, 0.57, 0.24, -0.12,
+                -0.46, -0.75, -0.94, -1.0, -0.93, -0.73, -0.44, -0.08, 0.28]
+            const #s: f32[2,1,1] = [1.5, -0.5]
+            const #b: f32[2,1,1] = [0.25, 2.0]
+            %y: f32[1,2,3,3] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1]}(%x, #w) @conv
+            %m: f32[1,2,3,3] = Binary{fun: Mul}(%y, #s) @mul
+            %z: f32[1,2,3,3] = Binary{fun: Add}(%m, #b) @add
+            output "z" = %z
+            "#,
         );
-        g.inputs.push(x);
-        let conv = Op::Conv {
-            group: 1,
-            strides: vec![1, 1],
-            dilations: vec![1, 1],
-            pads: vec![1, 1, 1, 1],
-            channels_last: false,
-            epilogue: vec![],
-        };
-        g.add_node("conv", conv, &[x, w], &[y]);
-        g.add_node("mul", Op::Binary { fun: BinaryFn::Mul }, &[y, s], &[m]);
-        g.add_node("add", Op::Binary { fun: BinaryFn::Add }, &[m, b], &[z]);
-        g.outputs.push(("z".into(), z));
-        if bn_input_shared {
-            g.outputs.push(("y".into(), y));
+        if shared {
+            text.push_str("output \"y\" = %y\n");
         }
-        (g, x)
+        text
     }
 
-    fn run_graph(g: &Graph, x: ValueId, input: &Tensor) -> Vec<f32> {
+    /// Runs `g` on `input` with the reference kernels; returns its first output.
+    fn run_graph(g: &Graph, input: &Tensor) -> Vec<f32> {
         let mut values: std::collections::HashMap<ValueId, Tensor> = std::collections::HashMap::new();
-        values.insert(x, input.clone());
+        values.insert(g.inputs[0], input.clone());
         for n in &g.nodes {
             let ins: Vec<Tensor> =
                 n.inputs.iter().map(|i| values.get(i).cloned().or_else(|| g.constant(*i).cloned()).unwrap()).collect();
@@ -264,50 +262,107 @@ mod tests {
         values[&g.outputs[0].1].to_vec::<f32>().unwrap()
     }
 
-    #[test]
-    fn batchnorm_after_conv_folds_and_keeps_the_numbers() {
-        let (mut g, x) = conv_bn(false);
-        let input = Tensor::new(&[1, 2, 3, 3], &(0..18).map(|i| i as f32 / 7.0 - 1.0).collect::<Vec<_>>()).unwrap();
-        let before = run_graph(&g, x, &input);
-        let stats = run(&mut g);
-        assert_eq!(stats.changes[0].1, 2);
-        assert_eq!(g.nodes.len(), 1);
-        let after = run_graph(&g, x, &input);
-        for (a, b) in before.iter().zip(&after) {
+    /// `check`, then the same numbers from the graph before and after on `input`.
+    fn check_numbers(before: &str, after: Expect, input: &Tensor) {
+        let expected = run_graph(&testing::graph(before), input);
+        let g = testing::check(run, before, after);
+        for (a, b) in expected.iter().zip(&run_graph(&g, input)) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
     }
 
     #[test]
+    fn batchnorm_after_conv_folds_and_keeps_the_numbers() {
+        let input = Tensor::new(&[1, 2, 3, 3], &(0..18).map(|i| i as f32 / 7.0 - 1.0).collect::<Vec<_>>()).unwrap();
+        check_numbers(
+            &conv_bn(false),
+            expect![[r#"
+            // Mul/Add folded into the producer's weights: 2
+            // Mul/Add folded into the consumer's weights: 0
+            graph "t"
+            input %x: f32[1,2,3,3]
+            const #conv.weight: f32[2,2,3,3] = <36 values, sha256 e928d16bc3ff0dc7>
+            const #conv.bias: f32[2] = [0.25, 2.0]
+            %z: f32[1,2,3,3] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1], channels_last: false, epilogue: []}(%x, #conv.weight, #conv.bias) @conv
+            output "z" = %z
+        "#]],
+            &input,
+        );
+    }
+
+    #[test]
     fn does_not_fold_when_the_conv_output_is_also_read_elsewhere() {
-        let (mut g, _) = conv_bn(true);
-        assert_eq!(run(&mut g).total(), 0);
-        assert_eq!(g.nodes.len(), 3);
+        testing::check(
+            run,
+            &conv_bn(true),
+            expect![[r#"
+            // Mul/Add folded into the producer's weights: 0
+            // Mul/Add folded into the consumer's weights: 0
+            graph "t"
+            input %x: f32[1,2,3,3]
+            const #w: f32[2,2,3,3] = <36 values, sha256 ccdae4bd4b768e54>
+            const #s: f32[2,1,1] = [1.5, -0.5]
+            const #b: f32[2,1,1] = [0.25, 2.0]
+            %y: f32[1,2,3,3] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1], channels_last: false, epilogue: []}(%x, #w) @conv
+            %m: f32[1,2,3,3] = Binary{fun: Mul}(%y, #s) @mul
+            %z: f32[1,2,3,3] = Binary{fun: Add}(%m, #b) @add
+            output "z" = %z
+            output "y" = %y
+        "#]],
+        );
     }
 
     #[test]
     fn scale_before_a_conv_folds_into_its_input_channels() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 2, 2]);
-        let s = g.add_constant("s", Tensor::new(&[1, 2, 1, 1], &[2f32, 3.0]).unwrap());
-        let w = g.add_constant("w", Tensor::new(&[1, 2, 1, 1], &[1f32, 1.0]).unwrap());
-        let (m, y) = (g.add_value("m", DType::F32, &[1, 2, 2, 2]), g.add_value("y", DType::F32, &[1, 1, 2, 2]));
-        g.inputs.push(x);
-        g.add_node("mul", Op::Binary { fun: BinaryFn::Mul }, &[x, s], &[m]);
-        let conv = Op::Conv {
-            group: 1,
-            strides: vec![1, 1],
-            dilations: vec![1, 1],
-            pads: vec![0; 4],
-            channels_last: false,
-            epilogue: vec![],
-        };
-        g.add_node("conv", conv, &[m, w], &[y]);
-        g.outputs.push(("y".into(), y));
         let input = Tensor::new(&[1, 2, 2, 2], &[1f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).unwrap();
-        let before = run_graph(&g, x, &input);
-        assert_eq!(run(&mut g).changes[1].1, 1);
-        assert_eq!(g.nodes.len(), 1);
-        assert_eq!(run_graph(&g, x, &input), before);
+        check_numbers(
+            r#"
+            graph "t"
+            input %x: f32[1,2,2,2]
+            const #s: f32[1,2,1,1] = [2.0, 3.0]
+            const #w: f32[1,2,1,1] = [1.0, 1.0]
+            %m: f32[1,2,2,2] = Binary{fun: Mul}(%x, #s) @mul
+            %y: f32[1,1,2,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0]}(%m, #w) @conv
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Mul/Add folded into the producer's weights: 0
+                // Mul/Add folded into the consumer's weights: 1
+                graph "t"
+                input %x: f32[1,2,2,2]
+                const #conv.weight: f32[1,2,1,1] = [2.0, 3.0]
+                %y: f32[1,1,2,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], channels_last: false, epilogue: []}(%x, #conv.weight) @conv
+                output "y" = %y
+            "#]],
+            &input,
+        );
+    }
+
+    #[test]
+    fn shift_before_a_padded_conv_does_not_fold() {
+        // Padding would see the shifted zeros unshifted.
+        testing::check(
+            run,
+            r#"
+            graph "t"
+            input %x: f32[1,2,2,2]
+            const #b: f32[1,2,1,1] = [2.0, 3.0]
+            const #w: f32[1,2,1,1] = [1.0, 1.0]
+            %m: f32[1,2,2,2] = Binary{fun: Add}(%x, #b) @add
+            %y: f32[1,1,4,4] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1]}(%m, #w) @conv
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Mul/Add folded into the producer's weights: 0
+                // Mul/Add folded into the consumer's weights: 0
+                graph "t"
+                input %x: f32[1,2,2,2]
+                const #b: f32[1,2,1,1] = [2.0, 3.0]
+                const #w: f32[1,2,1,1] = [1.0, 1.0]
+                %m: f32[1,2,2,2] = Binary{fun: Add}(%x, #b) @add
+                %y: f32[1,1,4,4] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1], channels_last: false, epilogue: []}(%m, #w) @conv
+                output "y" = %y
+            "#]],
+        );
     }
 }

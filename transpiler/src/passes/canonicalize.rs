@@ -210,80 +210,144 @@ fn remove_identities(graph: &mut Graph) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
 
-    fn scalar(g: &mut Graph, v: f32) -> ValueId {
-        g.add_constant("c", Tensor::new(&[], &[v]).unwrap())
+    fn check(before: &str, after: Expect) {
+        crate::passes::testing::check(run, before, after);
     }
 
     #[test]
     fn relu6_spelled_as_max_then_min_becomes_one_clip() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[4]);
-        let (zero, six) = (scalar(&mut g, 0.0), scalar(&mut g, 6.0));
-        let a = g.add_value("a", DType::F32, &[4]);
-        let y = g.add_value("y", DType::F32, &[4]);
-        g.inputs.push(x);
-        g.add_node("max", Op::Binary { fun: BinaryFn::Max }, &[x, zero], &[a]);
-        g.add_node("min", Op::Binary { fun: BinaryFn::Min }, &[a, six], &[y]);
-        g.outputs.push(("y".into(), y));
-        let stats = run(&mut g);
-        assert_eq!(stats.changes[0].1, 2);
-        assert_eq!(g.nodes.len(), 1);
-        assert_eq!(g.nodes[0].op, Op::Unary { fun: UnaryFn::Clip { min: 0.0, max: 6.0 } });
-        assert_eq!(g.nodes[0].inputs, vec![x]);
+        check(
+            r#"
+            graph "t"
+            input %x: f32[4]
+            const #zero: f32[] = [0.0]
+            const #six: f32[] = [6.0]
+            %a: f32[4] = Binary{fun: Max}(%x, #zero) @max
+            %y: f32[4] = Binary{fun: Min}(%a, #six) @min
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Max/Min → Relu/Clip: 2
+                // Sub/Div by constant → Add/Mul: 0
+                // activations merged: 1
+                // ReduceSum·(1/n) → ReduceMean: 0
+                // identities removed: 0
+                graph "t"
+                input %x: f32[4]
+                %y: f32[4] = Unary{fun: Clip{min: 0.0, max: 6.0}}(%x) @min
+                output "y" = %y
+            "#]],
+        );
     }
 
     #[test]
     fn relu_whose_input_is_also_an_output_is_not_merged_away() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[4]);
-        let six = scalar(&mut g, 6.0);
-        let r = g.add_value("r", DType::F32, &[4]);
-        let y = g.add_value("y", DType::F32, &[4]);
-        g.inputs.push(x);
-        g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[x], &[r]);
-        g.add_node("min", Op::Binary { fun: BinaryFn::Min }, &[r, six], &[y]);
-        g.outputs.push(("r".into(), r));
-        g.outputs.push(("y".into(), y));
-        run(&mut g);
-        assert_eq!(g.nodes.len(), 2, "{g}");
+        check(
+            r#"
+            graph "t"
+            input %x: f32[4]
+            const #six: f32[] = [6.0]
+            %r: f32[4] = Unary{fun: Relu}(%x) @relu
+            %y: f32[4] = Binary{fun: Min}(%r, #six) @min
+            output "r" = %r
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Max/Min → Relu/Clip: 1
+                // Sub/Div by constant → Add/Mul: 0
+                // activations merged: 0
+                // ReduceSum·(1/n) → ReduceMean: 0
+                // identities removed: 0
+                graph "t"
+                input %x: f32[4]
+                %r: f32[4] = Unary{fun: Relu}(%x) @relu
+                %y: f32[4] = Unary{fun: Clip{min: -inf, max: 6.0}}(%r) @min
+                output "r" = %r
+                output "y" = %y
+            "#]],
+        );
     }
 
     #[test]
     fn sub_and_div_by_constants_become_add_and_mul() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[2]);
-        let c = g.add_constant("c", Tensor::new(&[2], &[2f32, 4.0]).unwrap());
-        let a = g.add_value("a", DType::F32, &[2]);
-        let y = g.add_value("y", DType::F32, &[2]);
-        g.inputs.push(x);
-        g.add_node("sub", Op::Binary { fun: BinaryFn::Sub }, &[x, c], &[a]);
-        g.add_node("div", Op::Binary { fun: BinaryFn::Div }, &[a, c], &[y]);
-        g.outputs.push(("y".into(), y));
-        run(&mut g);
-        assert_eq!(g.nodes[0].op, Op::Binary { fun: BinaryFn::Add });
-        assert_eq!(g.constant_f32(g.nodes[0].inputs[1]).unwrap(), vec![-2.0, -4.0]);
-        assert_eq!(g.nodes[1].op, Op::Binary { fun: BinaryFn::Mul });
-        assert_eq!(g.constant_f32(g.nodes[1].inputs[1]).unwrap(), vec![0.5, 0.25]);
+        check(
+            r#"
+            graph "t"
+            input %x: f32[2]
+            const #c: f32[2] = [2.0, 4.0]
+            %a: f32[2] = Binary{fun: Sub}(%x, #c) @sub
+            %y: f32[2] = Binary{fun: Div}(%a, #c) @div
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Max/Min → Relu/Clip: 0
+                // Sub/Div by constant → Add/Mul: 2
+                // activations merged: 0
+                // ReduceSum·(1/n) → ReduceMean: 0
+                // identities removed: 0
+                graph "t"
+                input %x: f32[2]
+                const #sub.canonical: f32[2] = [-2.0, -4.0]
+                const #div.canonical: f32[2] = [0.5, 0.25]
+                %a: f32[2] = Binary{fun: Add}(%x, #sub.canonical) @sub
+                %y: f32[2] = Binary{fun: Mul}(%a, #div.canonical) @div
+                output "y" = %y
+            "#]],
+        );
+    }
+
+    #[test]
+    fn sum_times_one_over_n_becomes_a_mean() {
+        check(
+            r#"
+            graph "t"
+            input %x: f32[1,4,2,2]
+            const #quarter: f32[] = [0.25]
+            %s: f32[1,4,1,1] = Reduce{fun: "Sum", axes: [2, 3]}(%x) @sum
+            %y: f32[1,4,1,1] = Binary{fun: Mul}(%s, #quarter) @scale
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Max/Min → Relu/Clip: 0
+                // Sub/Div by constant → Add/Mul: 0
+                // activations merged: 0
+                // ReduceSum·(1/n) → ReduceMean: 1
+                // identities removed: 0
+                graph "t"
+                input %x: f32[1,4,2,2]
+                %y: f32[1,4,1,1] = Reduce{fun: "Mean", axes: [2, 3]}(%x) @scale
+                output "y" = %y
+            "#]],
+        );
     }
 
     #[test]
     fn identities_are_removed_and_reshape_chains_collapse() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[2, 3]);
-        let one = scalar(&mut g, 1.0);
-        let a = g.add_value("a", DType::F32, &[2, 3]);
-        let b = g.add_value("b", DType::F32, &[6]);
-        let y = g.add_value("y", DType::F32, &[3, 2]);
-        g.inputs.push(x);
-        g.add_node("mul1", Op::Binary { fun: BinaryFn::Mul }, &[x, one], &[a]);
-        g.add_node("flat", Op::Reshape, &[a], &[b]);
-        g.add_node("back", Op::Reshape, &[b], &[y]);
-        g.outputs.push(("y".into(), y));
-        run(&mut g);
-        assert_eq!(g.nodes.len(), 1, "{g}");
-        assert_eq!(g.nodes[0].inputs, vec![x]);
-        assert_eq!(g.nodes[0].outputs, vec![y]);
+        check(
+            r#"
+            graph "t"
+            input %x: f32[2,3]
+            const #one: f32[] = [1.0]
+            %a: f32[2,3] = Binary{fun: Mul}(%x, #one) @mul1
+            %b: f32[6] = Reshape(%a) @flat
+            %y: f32[3,2] = Reshape(%b) @back
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // Max/Min → Relu/Clip: 0
+                // Sub/Div by constant → Add/Mul: 0
+                // activations merged: 0
+                // ReduceSum·(1/n) → ReduceMean: 0
+                // identities removed: 2
+                graph "t"
+                input %x: f32[2,3]
+                %y: f32[3,2] = Reshape(%x) @back
+                output "y" = %y
+            "#]],
+        );
     }
 }

@@ -58,47 +58,88 @@ pub fn is_elided(graph: &Graph, i: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use wdnn_descriptor_spec::{DType, UnaryFn};
+    use expect_test::{Expect, expect};
 
-    fn branches(shared: bool) -> Graph {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 4, 2, 2]);
-        g.inputs.push(x);
-        let a = g.add_value("a", DType::F32, &[1, 4, 2, 2]);
-        let b = g.add_value("b", DType::F32, &[1, 4, 2, 2]);
-        let y = g.add_value("y", DType::F32, &[1, 8, 2, 2]);
-        g.add_node("a", Op::Unary { fun: UnaryFn::Relu }, &[x], &[a]);
-        g.add_node("b", Op::Unary { fun: UnaryFn::Exp }, &[x], &[b]);
-        g.add_node("cat", Op::Concat { axis: 1 }, &[a, b], &[y]);
-        g.outputs.push(("y".into(), y));
+    use super::*;
+    use crate::passes::testing;
+
+    /// Two branches of a channel concat; `shared` also reads `b` elsewhere.
+    fn branches(shared: bool) -> String {
+        let mut text = String::from(
+            r#"
+            graph "t"
+            input %x: f32[1,4,2,2]
+            %a: f32[1,4,2,2] = Unary{fun: Relu}(%x)
+            %b: f32[1,4,2,2] = Unary{fun: Exp}(%x)
+            %y: f32[1,8,2,2] = Concat{axis: 1}(%a, %b) @cat
+            output "y" = %y
+            "#,
+        );
         if shared {
-            let z = g.add_value("z", DType::F32, &[1, 4, 2, 2]);
-            g.add_node("z", Op::Unary { fun: UnaryFn::Neg }, &[b], &[z]);
-            g.outputs.push(("z".into(), z));
+            text.push_str("%z: f32[1,4,2,2] = Unary{fun: Neg}(%b)\noutput \"z\" = %z\n");
         }
-        g
+        text
+    }
+
+    fn check(alignment: u64, before: &str, after: Expect) -> Graph {
+        testing::check(|g| run(g, alignment), before, after)
     }
 
     #[test]
     fn channel_concat_inputs_become_views() {
-        let mut g = branches(false);
-        assert_eq!(run(&mut g, 16).total(), 1);
-        assert_eq!(g.views.len(), 2);
-        assert_eq!(g.views[1].offset, 64);
+        let g = check(
+            16,
+            &branches(false),
+            expect![[r#"
+            // concats done in place: 1
+            graph "t"
+            input %x: f32[1,4,2,2]
+            %a: f32[1,4,2,2] = Unary{fun: Relu}(%x)
+            %b: f32[1,4,2,2] = Unary{fun: Exp}(%x)
+            %y: f32[1,8,2,2] = Concat{axis: 1}(%a, %b) @cat
+            output "y" = %y
+            view %a in %y at 0
+            view %b in %y at 64
+        "#]],
+        );
         assert!(is_elided(&g, 2));
     }
 
     #[test]
     fn concat_input_used_elsewhere_is_left_alone() {
-        let mut g = branches(true);
-        assert_eq!(run(&mut g, 16).total(), 0);
+        let g = check(
+            16,
+            &branches(true),
+            expect![[r#"
+            // concats done in place: 0
+            graph "t"
+            input %x: f32[1,4,2,2]
+            %a: f32[1,4,2,2] = Unary{fun: Relu}(%x)
+            %b: f32[1,4,2,2] = Unary{fun: Exp}(%x)
+            %y: f32[1,8,2,2] = Concat{axis: 1}(%a, %b) @cat
+            %z: f32[1,4,2,2] = Unary{fun: Neg}(%b)
+            output "y" = %y
+            output "z" = %z
+        "#]],
+        );
         assert!(!is_elided(&g, 2));
     }
 
     #[test]
     fn misaligned_slices_are_left_alone() {
-        let mut g = branches(false);
-        assert_eq!(run(&mut g, 256).total(), 0);
+        // `b` would start 64 bytes in, not a multiple of 256.
+        check(
+            256,
+            &branches(false),
+            expect![[r#"
+            // concats done in place: 0
+            graph "t"
+            input %x: f32[1,4,2,2]
+            %a: f32[1,4,2,2] = Unary{fun: Relu}(%x)
+            %b: f32[1,4,2,2] = Unary{fun: Exp}(%x)
+            %y: f32[1,8,2,2] = Concat{axis: 1}(%a, %b) @cat
+            output "y" = %y
+        "#]],
+        );
     }
 }

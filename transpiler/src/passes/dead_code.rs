@@ -29,21 +29,31 @@ pub fn run(graph: &mut Graph) -> PassStats {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
-    use wdnn_descriptor_spec::{DType, Op, UnaryFn};
+
+    fn check(before: &str, after: Expect) {
+        crate::passes::testing::check(run, before, after);
+    }
 
     #[test]
     fn removes_only_unreachable_nodes() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[2]);
-        let y = g.add_value("y", DType::F32, &[2]);
-        let dead = g.add_value("dead", DType::F32, &[2]);
-        g.inputs.push(x);
-        g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[x], &[y]);
-        g.add_node("unused", Op::Unary { fun: UnaryFn::Exp }, &[x], &[dead]);
-        g.outputs.push(("y".into(), y));
-        assert_eq!(run(&mut g).total(), 1);
-        assert_eq!(g.nodes.len(), 1);
-        assert_eq!(g.nodes[0].name, "relu");
+        check(
+            r#"
+            graph "t"
+            input %x: f32[2]
+            %y: f32[2] = Unary{fun: Relu}(%x) @relu
+            %dead: f32[2] = Unary{fun: Exp}(%x) @unused
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // dead nodes removed: 1
+                graph "t"
+                input %x: f32[2]
+                %y: f32[2] = Unary{fun: Relu}(%x) @relu
+                output "y" = %y
+            "#]],
+        );
     }
 }

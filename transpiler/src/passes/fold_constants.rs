@@ -51,23 +51,57 @@ pub fn run(graph: &mut Graph) -> PassStats {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
-    use wdnn_descriptor_spec::{BinaryFn, DType, Op};
+
+    fn check(before: &str, after: Expect) {
+        crate::passes::testing::check(run, before, after);
+    }
 
     #[test]
     fn folds_constant_subgraphs_and_keeps_the_rest() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[2]);
-        let a = g.add_constant("a", Tensor::new(&[2], &[1f32, 2.0]).unwrap());
-        let b = g.add_constant("b", Tensor::new(&[2], &[10f32, 20.0]).unwrap());
-        let ab = g.add_value("ab", DType::F32, &[2]);
-        let y = g.add_value("y", DType::F32, &[2]);
-        g.inputs.push(x);
-        g.add_node("ab", Op::Binary { fun: BinaryFn::Add }, &[a, b], &[ab]);
-        g.add_node("y", Op::Binary { fun: BinaryFn::Mul }, &[x, ab], &[y]);
-        g.outputs.push(("y".into(), y));
-        assert_eq!(run(&mut g).total(), 1);
-        assert_eq!(g.nodes.len(), 1);
-        assert_eq!(g.constant(ab).unwrap().to_vec::<f32>().unwrap(), vec![11.0, 22.0]);
+        check(
+            r#"
+            graph "t"
+            input %x: f32[2]
+            const #a: f32[2] = [1.0, 2.0]
+            const #b: f32[2] = [10.0, 20.0]
+            %ab: f32[2] = Binary{fun: Add}(#a, #b)
+            %y: f32[2] = Binary{fun: Mul}(%x, %ab)
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // nodes folded: 1
+                graph "t"
+                input %x: f32[2]
+                const #ab: f32[2] = [11.0, 22.0]
+                %y: f32[2] = Binary{fun: Mul}(%x, #ab)
+                output "y" = %y
+            "#]],
+        );
+    }
+
+    #[test]
+    fn an_expand_that_would_bloat_the_weights_is_left_to_run_time() {
+        check(
+            r#"
+            graph "t"
+            input %x: f32[256,256]
+            const #one: f32[] = [1.0]
+            %ones: f32[256,256] = Expand(#one)
+            %y: f32[256,256] = Binary{fun: Add}(%x, %ones)
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // nodes folded: 0
+                graph "t"
+                input %x: f32[256,256]
+                const #one: f32[] = [1.0]
+                %ones: f32[256,256] = Expand(#one)
+                %y: f32[256,256] = Binary{fun: Add}(%x, %ones)
+                output "y" = %y
+            "#]],
+        );
     }
 }

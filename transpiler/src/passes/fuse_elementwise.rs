@@ -144,83 +144,97 @@ fn to_chain(graph: &mut Graph, node: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use wdnn_descriptor_spec::UnaryFn;
+    use expect_test::{Expect, expect};
     use wdnn_runner_core::Tensor;
 
-    fn conv(g: &mut Graph, name: &str, x: ValueId) -> ValueId {
-        let w = g.add_constant("w", Tensor::new(&[2, 2, 1, 1], &[1f32, 0.0, 0.0, 1.0]).unwrap());
-        let y = g.add_value(name, DType::F32, &[1, 2, 2, 2]);
-        let op = Op::Conv {
-            group: 1,
-            strides: vec![1, 1],
-            dilations: vec![1, 1],
-            pads: vec![0; 4],
-            channels_last: false,
-            epilogue: vec![],
-        };
-        g.add_node(name, op, &[x, w], &[y]);
-        y
+    use super::*;
+    use crate::passes::testing;
+
+    fn check(before: &str, after: Expect) -> Graph {
+        testing::check(run, before, after)
     }
 
     #[test]
     fn relu_and_residual_add_fuse_into_the_conv() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 2, 2]);
-        g.inputs.push(x);
-        let y = conv(&mut g, "conv", x);
-        let (s, r) = (g.add_value("s", DType::F32, &[1, 2, 2, 2]), g.add_value("r", DType::F32, &[1, 2, 2, 2]));
-        g.add_node("add", Op::Binary { fun: BinaryFn::Add }, &[x, y], &[s]);
-        g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[s], &[r]);
-        g.outputs.push(("r".into(), r));
-        let stats = run(&mut g);
-        assert_eq!(stats.changes[0].1, 2);
-        assert_eq!(stats.changes[1].1, 1);
-        assert_eq!(g.nodes.len(), 1);
-        assert_eq!(g.nodes[0].inputs.len(), 3);
-        assert_eq!(
-            g.nodes[0].op.epilogue().unwrap(),
-            &[
-                EpilogueStep::Binary { fun: BinaryFn::Add, operand: 2, operand_first: false },
-                EpilogueStep::Unary { fun: UnaryFn::Relu }
-            ]
+        // The skip value `x` becomes the conv's third input, named by the Add step (the conv has no bias).
+        check(
+            r#"
+            graph "t"
+            input %x: f32[1,2,2,2]
+            const #w: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            %conv: f32[1,2,2,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0]}(%x, #w)
+            %s: f32[1,2,2,2] = Binary{fun: Add}(%x, %conv) @add
+            %r: f32[1,2,2,2] = Unary{fun: Relu}(%s) @relu
+            output "r" = %r
+            "#,
+            expect![[r#"
+                // ops fused into Conv/MatMul epilogues: 2
+                // of which residual adds: 1
+                // ops fused into elementwise chains: 0
+                graph "t"
+                input %x: f32[1,2,2,2]
+                const #w: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+                %r: f32[1,2,2,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], channels_last: false, epilogue: [Binary{fun: Add, operand: 2, operand_first: false}, Unary{fun: Relu}]}(%x, #w, %x) @conv
+                output "r" = %r
+            "#]],
         );
     }
 
     #[test]
     fn relu_whose_input_is_also_an_output_stays() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 2, 2]);
-        g.inputs.push(x);
-        let y = conv(&mut g, "conv", x);
-        let r = g.add_value("r", DType::F32, &[1, 2, 2, 2]);
-        g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[y], &[r]);
-        g.outputs.push(("pre".into(), y));
-        g.outputs.push(("r".into(), r));
-        assert_eq!(run(&mut g).total(), 0);
-        assert_eq!(g.nodes.len(), 2);
+        check(
+            r#"
+            graph "t"
+            input %x: f32[1,2,2,2]
+            const #w: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            %conv: f32[1,2,2,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0]}(%x, #w)
+            %r: f32[1,2,2,2] = Unary{fun: Relu}(%conv) @relu
+            output "pre" = %conv
+            output "r" = %r
+            "#,
+            expect![[r#"
+                // ops fused into Conv/MatMul epilogues: 0
+                // of which residual adds: 0
+                // ops fused into elementwise chains: 0
+                graph "t"
+                input %x: f32[1,2,2,2]
+                const #w: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+                %conv: f32[1,2,2,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], channels_last: false, epilogue: []}(%x, #w)
+                %r: f32[1,2,2,2] = Unary{fun: Relu}(%conv) @relu
+                output "pre" = %conv
+                output "r" = %r
+            "#]],
+        );
     }
 
     #[test]
     fn standalone_chain_becomes_one_kernel() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[4]);
-        let c = g.add_constant("c", Tensor::new(&[4], &[1f32, 2.0, 3.0, 4.0]).unwrap());
-        let (a, b, y) = (
-            g.add_value("a", DType::F32, &[4]),
-            g.add_value("b", DType::F32, &[4]),
-            g.add_value("y", DType::F32, &[4]),
+        let g = check(
+            r#"
+            graph "t"
+            input %x: f32[4]
+            const #c: f32[4] = [1.0, 2.0, 3.0, 4.0]
+            %a: f32[4] = Binary{fun: Sub}(#c, %x) @sub
+            %b: f32[4] = Unary{fun: Sigmoid}(%a) @sig
+            %y: f32[4] = Binary{fun: Mul}(%b, %x) @mul
+            output "y" = %y
+            "#,
+            expect![[r#"
+                // ops fused into Conv/MatMul epilogues: 0
+                // of which residual adds: 0
+                // ops fused into elementwise chains: 2
+                graph "t"
+                input %x: f32[4]
+                const #c: f32[4] = [1.0, 2.0, 3.0, 4.0]
+                %y: f32[4] = Elementwise{steps: [Binary{fun: Sub, operand: 1, operand_first: false}, Unary{fun: Sigmoid}, Binary{fun: Mul, operand: 2, operand_first: false}]}(#c, %x, %x) @sub
+                output "y" = %y
+            "#]],
         );
-        g.inputs.push(x);
-        g.add_node("sub", Op::Binary { fun: BinaryFn::Sub }, &[c, x], &[a]);
-        g.add_node("sig", Op::Unary { fun: UnaryFn::Sigmoid }, &[a], &[b]);
-        g.add_node("mul", Op::Binary { fun: BinaryFn::Mul }, &[b, x], &[y]);
-        g.outputs.push(("y".into(), y));
-        run(&mut g);
-        assert_eq!(g.nodes.len(), 1, "{g}");
+        // The chain computes what the three ops did: x · sigmoid(c − x).
         let input = Tensor::new(&[4], &[0.5f32, -1.0, 2.0, 0.0]).unwrap();
-        let cst = g.constant(c).unwrap().clone();
-        let refs: Vec<&Tensor> = g.nodes[0].inputs.iter().map(|&i| if i == x { &input } else { &cst }).collect();
+        let x = g.inputs[0];
+        let refs: Vec<&Tensor> =
+            g.nodes[0].inputs.iter().map(|&i| if i == x { &input } else { g.constant(i).unwrap() }).collect();
         let out = wdnn_runner_fallback::eval(&g.nodes[0].op, &refs, &[(DType::F32, vec![4])]).unwrap();
         let expected: Vec<f32> = [0.5f32, -1.0, 2.0, 0.0]
             .iter()

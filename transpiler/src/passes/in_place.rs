@@ -50,25 +50,38 @@ pub fn run(graph: &mut Graph) -> PassStats {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
-    use wdnn_descriptor_spec::{DType, UnaryFn};
+
+    fn check(before: &str, after: Expect) {
+        crate::passes::testing::check(run, before, after);
+    }
 
     #[test]
     fn dying_input_is_overwritten_but_a_live_one_is_not() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[4]);
-        let (a, b, c) = (
-            g.add_value("a", DType::F32, &[4]),
-            g.add_value("b", DType::F32, &[4]),
-            g.add_value("c", DType::F32, &[4]),
+        // `a` is read by `b` and then by `c`: only `c`, its last reader, may write over it.
+        check(
+            r#"
+            graph "t"
+            input %x: f32[4]
+            %a: f32[4] = Unary{fun: Exp}(%x)
+            %b: f32[4] = Unary{fun: Neg}(%a)
+            %c: f32[4] = Unary{fun: Abs}(%a)
+            output "b" = %b
+            output "c" = %c
+            "#,
+            expect![[r#"
+                // kernels made in-place: 1
+                graph "t"
+                input %x: f32[4]
+                %a: f32[4] = Unary{fun: Exp}(%x)
+                %b: f32[4] = Unary{fun: Neg}(%a)
+                %c: f32[4] = Unary{fun: Abs}(%a)
+                output "b" = %b
+                output "c" = %c
+                view %c in %a at 0
+            "#]],
         );
-        g.inputs.push(x);
-        g.add_node("a", Op::Unary { fun: UnaryFn::Exp }, &[x], &[a]);
-        g.add_node("b", Op::Unary { fun: UnaryFn::Neg }, &[a], &[b]);
-        g.add_node("c", Op::Unary { fun: UnaryFn::Abs }, &[a], &[c]);
-        g.outputs.push(("b".into(), b));
-        g.outputs.push(("c".into(), c));
-        assert_eq!(run(&mut g).total(), 1);
-        assert_eq!(g.views, vec![View { value: c, base: a, offset: 0 }]);
     }
 }

@@ -287,38 +287,53 @@ pub fn cancel_inverse_transposes(graph: &mut Graph) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::expect;
+
     use super::*;
-    use crate::passes::dead_code;
-    use wdnn_descriptor_spec::{DType, UnaryFn};
-    use wdnn_runner_core::Tensor;
+    use crate::passes::{dead_code, testing};
 
     #[test]
     fn a_chain_of_convs_keeps_one_transpose_at_each_edge() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 4, 4]);
-        g.inputs.push(x);
-        let mut prev = x;
-        for i in 0..3 {
-            let w = g.add_constant("w", Tensor::new(&[2, 2, 1, 1], &[1f32, 0.0, 0.0, 1.0]).unwrap());
-            let y = g.add_value(&format!("y{i}"), DType::F32, &[1, 2, 4, 4]);
-            let conv = Op::Conv {
-                group: 1,
-                strides: vec![1, 1],
-                dilations: vec![1, 1],
-                pads: vec![0; 4],
-                channels_last: false,
-                epilogue: vec![EpilogueStep::Unary { fun: UnaryFn::Relu }],
-            };
-            g.add_node(&format!("conv{i}"), conv, &[prev, w], &[y]);
-            prev = y;
-        }
-        g.outputs.push(("y".into(), prev));
-        let stats = to_channels_last(&mut g);
-        dead_code::run(&mut g);
-        assert_eq!(stats.changes[0].1, 3);
-        assert_eq!(stats.changes[3].1, 2);
-        let transposes = g.nodes.iter().filter(|n| matches!(n.op, Op::Transpose { .. })).count();
-        assert_eq!(transposes, 2, "{g}");
-        crate::ir::verify(&g).unwrap();
+        let conv =
+            "Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], epilogue: [Unary{fun: Relu}]}";
+        let before = format!(
+            r#"
+            graph "t"
+            input %x: f32[1,2,4,4]
+            const #w0: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            const #w1: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            const #w2: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            %y0: f32[1,2,4,4] = {conv}(%x, #w0) @conv0
+            %y1: f32[1,2,4,4] = {conv}(%y0, #w1) @conv1
+            %y2: f32[1,2,4,4] = {conv}(%y1, #w2) @conv2
+            output "y" = %y2
+            "#
+        );
+        let pass = |g: &mut Graph| {
+            let stats = to_channels_last(g);
+            dead_code::run(g);
+            stats
+        };
+        testing::check(
+            pass,
+            &before,
+            expect![[r#"
+            // spatial ops made NHWC: 3
+            // transposes inserted: 6
+            // transposes pushed through layout-agnostic ops: 0
+            // transposes cancelled: 2
+            graph "t"
+            input %x: f32[1,2,4,4]
+            const #w0: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            const #w1: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            const #w2: f32[2,2,1,1] = [1.0, 0.0, 0.0, 1.0]
+            %x.nhwc: f32[1,4,4,2] = Transpose{perm: [0, 2, 3, 1]}(%x) @x.to_nhwc
+            %y0.nhwc: f32[1,4,4,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], channels_last: true, epilogue: [Unary{fun: Relu}]}(%x.nhwc, #w0) @conv0
+            %y1.nhwc: f32[1,4,4,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], channels_last: true, epilogue: [Unary{fun: Relu}]}(%y0.nhwc, #w1) @conv1
+            %y2.nhwc: f32[1,4,4,2] = Conv{group: 1, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], channels_last: true, epilogue: [Unary{fun: Relu}]}(%y1.nhwc, #w2) @conv2
+            %y2: f32[1,2,4,4] = Transpose{perm: [0, 3, 1, 2]}(%y2.nhwc) @y2.to_nchw
+            output "y" = %y2
+        "#]],
+        );
     }
 }

@@ -10,6 +10,8 @@ pub mod in_place;
 pub mod layout;
 pub mod materialize_outputs;
 pub mod reshape_views;
+#[cfg(test)]
+mod testing;
 
 /// True when node `i` needs no kernel because the memory passes made its output a view (a concat whose inputs
 /// were written in place, a reshape of its input's bytes).

@@ -42,47 +42,68 @@ pub fn is_elided(graph: &Graph, i: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+
     use super::*;
-    use wdnn_descriptor_spec::{DType, UnaryFn};
+    use crate::passes::testing;
+
+    fn check(before: &str, after: Expect) -> Graph {
+        testing::check(run, before, after)
+    }
 
     #[test]
     fn reshape_of_a_value_read_elsewhere_keeps_its_copy() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 2]);
-        let (a, b, c) = (
-            g.add_value("a", DType::F32, &[1, 2, 2]),
-            g.add_value("b", DType::F32, &[4]),
-            g.add_value("c", DType::F32, &[1, 2, 2]),
+        let g = check(
+            r#"
+            graph "t"
+            input %x: f32[1,2,2]
+            %a: f32[1,2,2] = Unary{fun: Exp}(%x)
+            %b: f32[4] = Reshape(%a) @flat
+            %c: f32[1,2,2] = Unary{fun: Neg}(%a)
+            output "b" = %b
+            output "c" = %c
+            "#,
+            expect![[r#"
+                // reshapes done as views: 0
+                graph "t"
+                input %x: f32[1,2,2]
+                %a: f32[1,2,2] = Unary{fun: Exp}(%x)
+                %b: f32[4] = Reshape(%a) @flat
+                %c: f32[1,2,2] = Unary{fun: Neg}(%a)
+                output "b" = %b
+                output "c" = %c
+            "#]],
         );
-        g.inputs.push(x);
-        g.add_node("a", Op::Unary { fun: UnaryFn::Exp }, &[x], &[a]);
-        g.add_node("flat", Op::Reshape, &[a], &[b]);
-        g.add_node("c", Op::Unary { fun: UnaryFn::Neg }, &[a], &[c]);
-        g.outputs.push(("b".into(), b));
-        g.outputs.push(("c".into(), c));
-        assert_eq!(run(&mut g).total(), 0);
         assert!(!is_elided(&g, 1));
     }
 
     #[test]
     fn flatten_shares_its_input_and_is_elided() {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 2, 2]);
-        let (a, b, c) = (
-            g.add_value("a", DType::F32, &[1, 2, 2]),
-            g.add_value("b", DType::F32, &[4]),
-            g.add_value("c", DType::F32, &[1, 2, 2]),
+        let g = check(
+            r#"
+            graph "t"
+            input %x: f32[1,2,2]
+            %a: f32[1,2,2] = Unary{fun: Exp}(%x)
+            %b: f32[4] = Reshape(%a) @flat
+            %c: f32[1,2,2] = Unary{fun: Neg}(%b)
+            output "c" = %c
+            "#,
+            expect![[r#"
+                // reshapes done as views: 1
+                graph "t"
+                input %x: f32[1,2,2]
+                %a: f32[1,2,2] = Unary{fun: Exp}(%x)
+                %b: f32[4] = Reshape(%a) @flat
+                %c: f32[1,2,2] = Unary{fun: Neg}(%b)
+                output "c" = %c
+                view %b in %a at 0
+            "#]],
         );
-        g.inputs.push(x);
-        g.add_node("a", Op::Unary { fun: UnaryFn::Exp }, &[x], &[a]);
-        g.add_node("flat", Op::Reshape, &[a], &[b]);
-        g.add_node("c", Op::Unary { fun: UnaryFn::Neg }, &[b], &[c]);
-        g.outputs.push(("c".into(), c));
-        assert_eq!(run(&mut g).total(), 1);
         assert!(is_elided(&g, 1));
+        let [a, b, c] = ["a", "b", "c"].map(|name| testing::value(&g, name).0 as usize);
         let plan = crate::plan::plan(&g, 16);
-        assert_eq!(plan.offsets[a.0 as usize], plan.offsets[b.0 as usize]);
-        let (ob, oc) = (plan.offsets[b.0 as usize].unwrap(), plan.offsets[c.0 as usize].unwrap());
+        assert_eq!(plan.offsets[a], plan.offsets[b]);
+        let (ob, oc) = (plan.offsets[b].unwrap(), plan.offsets[c].unwrap());
         assert!(ob + 16 <= oc || oc + 16 <= ob, "`b` is read by `c`: they must not overlap");
     }
 }
