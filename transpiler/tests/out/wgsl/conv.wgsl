@@ -1,0 +1,298 @@
+// kernel `y` (Conv): shader 0 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
+//   @binding(0) `x` read_write
+//   @binding(1) `w` read
+//   @binding(2) `b` read
+//   @binding(3) `y` read_write
+
+// ---- shader 0 ----
+@group(0) @binding(0) var<storage, read_write> b0: array<f32>;
+@group(0) @binding(1) var<storage, read> b1: array<f32>;
+@group(0) @binding(2) var<storage, read> b2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> b3: array<f32>;
+
+fn load_a(z: u32, m: u32, k: u32) -> f32 {
+    if (m >= 8u || k >= 27u) {
+        return 0.0;
+    }
+    return b1[(0u * 8u + m) * 27u + k];
+}
+fn load_b(z: u32, k: u32, n: u32) -> f32 {
+    if (k >= 27u || n >= 64u) {
+        return 0.0;
+    }
+    let ci = k / 9u;
+    let r = k % 9u;
+    let ky = r / 3u;
+    let kx = r % 3u;
+    let oy = n / 8u;
+    let ox = n % 8u;
+    let iy = i32(oy * 1u + ky * 1u) - 1i;
+    let ix = i32(ox * 1u + kx * 1u) - 1i;
+    if (iy < 0i || iy >= 8i || ix < 0i || ix >= 8i) {
+        return 0.0;
+    }
+    return b0[((z * 3u + 0u * 3u + ci) * 8 + u32(iy)) * 8 + u32(ix)];
+}
+fn store_c(z: u32, m: u32, n: u32, v: vec4<f32>) {
+    if (m >= 8u) {
+        return;
+    }
+    let o = 0u * 8u + m;
+    let base = (z * 8u + o) * 64u;
+    if (n + 0u < 64u) {
+        let idx = base + (n + 0u);
+        var acc = v.x + b2[o];
+        acc = max(acc, 0.0);
+        b3[idx] = acc;
+    }
+    if (n + 1u < 64u) {
+        let idx = base + (n + 1u);
+        var acc = v.y + b2[o];
+        acc = max(acc, 0.0);
+        b3[idx] = acc;
+    }
+    if (n + 2u < 64u) {
+        let idx = base + (n + 2u);
+        var acc = v.z + b2[o];
+        acc = max(acc, 0.0);
+        b3[idx] = acc;
+    }
+    if (n + 3u < 64u) {
+        let idx = base + (n + 3u);
+        var acc = v.w + b2[o];
+        acc = max(acc, 0.0);
+        b3[idx] = acc;
+    }
+}
+
+// Tiled GEMM: C[z][m][n] = sum over k of A(z, m, k) * B(z, k, n), then the epilogue in store_c.
+// A workgroup computes a BM x BN tile of C with SPLIT groups of WM x WN invocations; each invocation holds a 4 x 4
+// block of C in registers. Every step stages a BKT = BK * SPLIT deep slice of A and B in workgroup memory (rows
+// padded by one vec4 against bank conflicts); group g accumulates the g-th BK rows of it, and at the end the groups'
+// partial sums are added in workgroup memory (split-K inside the workgroup: more invocations per tile for the small
+// matrices of batch-1 inference). The loops over the staging slots and over BK are unrolled by the generator.
+// load_a, load_b and store_c are generated per kernel (operand layouts, bounds, bias
+// and epilogue), as are the constants.
+const BM: u32 = 64u;
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+const SPLIT: u32 = 1u;
+const BKT: u32 = BK * SPLIT;
+const WN: u32 = 16u;
+const TT: u32 = 256u;
+const NT: u32 = 256u;
+const KT: u32 = 27u;
+const AV: u32 = BM / 4u + 1u;
+const BV: u32 = BN / 4u + 1u;
+const BOFF: u32 = BKT * AV;
+
+var<workgroup> sm: array<vec4<f32>, 544>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let m0 = wid.y * BM;
+    let n0 = wid.x * BN;
+    let z = wid.z;
+    let ks = li / TT;
+    let t = li % TT;
+    let tm = t / WN;
+    let tn = t % WN;
+    var c0 = vec4<f32>();
+    var c1 = vec4<f32>();
+    var c2 = vec4<f32>();
+    var c3 = vec4<f32>();
+    for (var k0 = 0u; k0 < KT; k0 += BKT) {
+        {
+            let s = li + 0u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+        }
+        {
+            let s = li + 256u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+        }
+        {
+            let s = li + 512u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+        }
+        {
+            let s = li + 768u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+        }
+        {
+            let s = li + 0u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+        }
+        {
+            let s = li + 256u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+        }
+        {
+            let s = li + 512u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+        }
+        {
+            let s = li + 768u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+        }
+        workgroupBarrier();
+        let ab = ks * BK * AV + tm;
+        let bb = BOFF + ks * BK * BV + tn;
+        {
+            let a = sm[ab + 0u];
+            let b = sm[bb + 0u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 17u];
+            let b = sm[bb + 17u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 34u];
+            let b = sm[bb + 34u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 51u];
+            let b = sm[bb + 51u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 68u];
+            let b = sm[bb + 68u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 85u];
+            let b = sm[bb + 85u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 102u];
+            let b = sm[bb + 102u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 119u];
+            let b = sm[bb + 119u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 136u];
+            let b = sm[bb + 136u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 153u];
+            let b = sm[bb + 153u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 170u];
+            let b = sm[bb + 170u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 187u];
+            let b = sm[bb + 187u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 204u];
+            let b = sm[bb + 204u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 221u];
+            let b = sm[bb + 221u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 238u];
+            let b = sm[bb + 238u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        {
+            let a = sm[ab + 255u];
+            let b = sm[bb + 255u];
+            c0 += a.x * b;
+            c1 += a.y * b;
+            c2 += a.z * b;
+            c3 += a.w * b;
+        }
+        workgroupBarrier();
+    }
+    if (SPLIT > 1u) {
+        if (ks > 0u) {
+            let o = ((ks - 1u) * TT + t) * 4u;
+            sm[o] = c0;
+            sm[o + 1u] = c1;
+            sm[o + 2u] = c2;
+            sm[o + 3u] = c3;
+        }
+        workgroupBarrier();
+        if (ks == 0u) {
+            for (var q = 1u; q < SPLIT; q++) {
+                let o = ((q - 1u) * TT + t) * 4u;
+                c0 += sm[o];
+                c1 += sm[o + 1u];
+                c2 += sm[o + 2u];
+                c3 += sm[o + 3u];
+            }
+        }
+    }
+    if (ks == 0u) {
+        let m = m0 + tm * 4u;
+        let n = n0 + tn * 4u;
+        store_c(z, m, n, c0);
+        store_c(z, m + 1u, n, c1);
+        store_c(z, m + 2u, n, c2);
+        store_c(z, m + 3u, n, c3);
+    }
+}
+
