@@ -1,6 +1,6 @@
 //! The subcommands.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,8 @@ use wdnn_transpiler::passes::layout::Layout;
 use wdnn_transpiler::pipeline::PassSelection;
 use wdnn_transpiler::{ConvertOptions, WeightFormat};
 
-use crate::{image_input, npy};
+use crate::backends::available_backends;
+use crate::{image_input, npy, repo_root};
 
 /// wdnn: run trained neural networks in the browser and natively.
 #[derive(Parser)]
@@ -135,25 +136,6 @@ fn preprocessing(name: &str) -> Result<Preprocessing> {
     match name {
         "imagenet" => Ok(Preprocessing::imagenet()),
         other => bail!("unknown preprocessing `{other}` (known: imagenet)"),
-    }
-}
-
-/// The backends compiled into this binary, best first.
-pub(crate) fn available_backends() -> Vec<Box<dyn Backend>> {
-    vec![
-        Box::new(wdnn_runner_webgpu::WebGpuBackend::new(webgpu_options())),
-        Box::new(wdnn_runner_fallback::FallbackBackend),
-    ]
-}
-
-/// WebGPU options from the environment: `WDNN_WEBGPU_TIMESTAMPS=1` measures GPU time, `WDNN_WEBGPU_TRUSTED=1` skips
-/// wgpu's shader bounds checks (for bundles from this converter only).
-pub(crate) fn webgpu_options() -> wdnn_runner_webgpu::WebGpuOptions {
-    let on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
-    wdnn_runner_webgpu::WebGpuOptions {
-        timestamps: on("WDNN_WEBGPU_TIMESTAMPS"),
-        trusted_shaders: on("WDNN_WEBGPU_TRUSTED"),
-        profile: false,
     }
 }
 
@@ -310,10 +292,6 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         println!("preprocess {p:?}");
     }
     Ok(())
-}
-
-pub(crate) fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {

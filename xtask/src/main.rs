@@ -1,5 +1,6 @@
 //! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance`.
 
+mod backends;
 mod bench;
 mod bench_gpu;
 mod cli;
@@ -7,8 +8,15 @@ mod conformance;
 mod image_input;
 mod npy;
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Result;
 use clap::Parser;
+
+/// The repository's root directory (fixtures, the cache and CONFORMANCE.md are found from it).
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
 
 fn main() -> Result<()> {
     match cli::Command::parse() {
