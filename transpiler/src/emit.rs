@@ -1,17 +1,16 @@
-//! From the optimized IR to the files of a bundle: per target a graph descriptor and a weights file, then the
-//! manifest.
+//! One backend's files from the graph its schedule produced (`pipeline::run_backend`): the static memory plan, then
+//! the encoding of the graph descriptor (with the target's payloads) and of the weights file.
 
 use std::collections::HashMap;
 
 use wdnn_descriptor_spec::weights::WeightsWriter;
-use wdnn_descriptor_spec::{DType, Graph as Descriptor, IoBinding, Kernel, Op, Storage, TensorDesc, TensorId};
+use wdnn_descriptor_spec::{Graph as Descriptor, IoBinding, Kernel, Storage, TensorDesc, TensorId};
 
 use crate::codegen::Target;
 use crate::error::ConvertError;
 use crate::ir::{Graph, ValueId};
-use crate::passes::layout::{self, Layout};
-use crate::passes::{self, concat_views, dead_code, fold_constants, in_place, reshape_views};
-use crate::pipeline::{self, PassReport, PassSelection};
+use crate::lossy::lossy_axes;
+use crate::passes;
 use crate::plan::{self, MemoryPlan};
 
 /// How large f32 weights are stored.
@@ -38,9 +37,6 @@ impl std::str::FromStr for WeightFormat {
     }
 }
 
-/// Only weights at least this large are compressed lossily; biases and small tensors stay exact.
-const LOSSY_MIN_ELEMENTS: u64 = 1024;
-
 /// One backend's encoded files.
 pub struct EmittedBackend {
     /// The graph descriptor's bytes.
@@ -51,67 +47,18 @@ pub struct EmittedBackend {
     pub plan: MemoryPlan,
     /// Number of kernels.
     pub kernels: usize,
-    /// What the backend's memory passes did.
-    pub passes: Vec<PassReport>,
     /// Kernels per op in the descriptor.
     pub census: Vec<(String, usize)>,
 }
 
-/// The output-channel axis of each large f32 weight of a Conv, ConvTranspose or MatMul: where lossy encodings
-/// apply, and along which axis int8 scales run.
-fn lossy_axes(graph: &Graph) -> HashMap<ValueId, usize> {
-    let mut axes = HashMap::new();
-    for node in &graph.nodes {
-        for (slot, &input) in node.inputs.iter().enumerate() {
-            let value = graph.value(input);
-            if value.constant.is_none() || value.dtype != DType::F32 || value.numel() < LOSSY_MIN_ELEMENTS {
-                continue;
-            }
-            let rank = value.shape.len();
-            let axis = match (&node.op, slot) {
-                (Op::Conv { .. }, 1) => 0,
-                (Op::ConvTranspose { .. }, 1) => 1,
-                (Op::MatMul { transpose_b, .. }, 1) if rank >= 2 => rank - if *transpose_b { 2 } else { 1 },
-                (Op::MatMul { transpose_a, .. }, 0) if rank >= 2 => rank - if *transpose_a { 1 } else { 2 },
-                _ => continue,
-            };
-            axes.entry(input).or_insert(axis);
-        }
-    }
-    axes
-}
-
-/// Builds one backend's descriptor and weights from the optimized `graph`: its activation layout (the backend's,
-/// unless `layout` overrides it), the backend's layout hook, its memory passes (as `selection` allows), the memory
-/// plan, then encoding.
+/// Builds `target`'s descriptor and weights from `graph`, the result of its schedule: the memory plan, the
+/// descriptor's tensors and kernels, the target's payloads (`Target::finish`), then both encodings.
 pub fn emit(
     graph: &Graph,
     target: &dyn Target,
     format: WeightFormat,
     level: i32,
-    selection: &PassSelection,
-    layout: Option<Layout>,
 ) -> Result<EmittedBackend, ConvertError> {
-    let mut graph = graph.clone();
-    let mut passes = Vec::new();
-    if layout.unwrap_or(target.activation_layout()) == Layout::ChannelsLast {
-        passes.push(pipeline::run_one(&mut graph, "layout", layout::to_channels_last)?);
-        passes.push(pipeline::run_one(&mut graph, "fold-constants", fold_constants::run)?);
-        passes.push(pipeline::run_one(&mut graph, "dead-code", dead_code::run)?);
-    }
-    target.prepare(&mut graph)?;
-    pipeline::check(&graph, &format!("{} layout", target.name()))?;
-    if target.concat_views() && selection.enabled("concat-views") {
-        let alignment = target.alignment();
-        passes.push(pipeline::run_one(&mut graph, "concat-views", |g| concat_views::run(g, alignment))?);
-    }
-    if selection.enabled("reshape-views") {
-        passes.push(pipeline::run_one(&mut graph, "reshape-views", reshape_views::run)?);
-    }
-    if target.in_place() && selection.enabled("in-place") {
-        passes.push(pipeline::run_one(&mut graph, "in-place", in_place::run)?);
-    }
-    let graph = &graph;
     let plan = plan::plan(graph, target.alignment());
     let lossy = lossy_axes(graph);
     let mut writer = WeightsWriter::new();
@@ -191,7 +138,7 @@ pub fn emit(
     })?;
     let kernels = descriptor.kernels.len();
     let census = graph.op_census_where(|i| !passes::is_elided(graph, i));
-    Ok(EmittedBackend { graph: descriptor.to_bytes()?, weights: writer.finish(level)?, plan, kernels, passes, census })
+    Ok(EmittedBackend { graph: descriptor.to_bytes()?, weights: writer.finish(level)?, plan, kernels, census })
 }
 
 fn f32s(t: &wdnn_runner_core::Tensor, name: &str) -> Result<Vec<f32>, ConvertError> {

@@ -19,8 +19,8 @@ pub enum ConvertError {
         /// Each unsupported op type with the nodes that use it.
         ops: Vec<Unsupported>,
     },
-    /// An input still has a symbolic dimension.
-    #[error("{file}: input `{input}` has shape {shape}; fix it with --input-shape {input}=D0,D1,...")]
+    /// An input still has a symbolic dimension (`ConvertOptions::input_shapes` fixes it).
+    #[error("{file}: input `{input}` has the symbolic shape {shape}: give it a static shape ({input}=D0,D1,...)")]
     SymbolicInput {
         /// The model file.
         file: String,
@@ -29,8 +29,8 @@ pub enum ConvertError {
         /// The shape as tract shows it.
         shape: String,
     },
-    /// `--input-shape` names an input the model does not have, or has the wrong rank.
-    #[error("{file}: --input-shape {input}: {detail}")]
+    /// `ConvertOptions::input_shapes` names an input the model does not have, or has the wrong rank.
+    #[error("{file}: the static shape given for input `{input}`: {detail}")]
     BadInputShape {
         /// The model file.
         file: String,
@@ -38,6 +38,38 @@ pub enum ConvertError {
         input: String,
         /// What is wrong.
         detail: String,
+    },
+    /// A backend has no kernel for some nodes: every such op and node, with the reason.
+    #[error("no {backend} kernel for:\n{}", UnsupportedList(.ops))]
+    UnsupportedKernels {
+        /// The backend.
+        backend: String,
+        /// Each op (with the reason it has no kernel) and the nodes that use it.
+        ops: Vec<Unsupported>,
+    },
+    /// A backend name that no target has.
+    #[error("unknown backend `{name}` (known: {known})")]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The backends there are.
+        known: String,
+    },
+    /// A pass name that no pass table has.
+    #[error("unknown pass `{name}` (optional passes: {known})")]
+    UnknownPass {
+        /// The name asked for.
+        name: String,
+        /// The passes that may be skipped.
+        known: String,
+    },
+    /// A pass that a valid descriptor needs was asked to be skipped.
+    #[error("the pass `{name}` cannot be skipped: a valid descriptor needs it (optional passes: {known})")]
+    RequiredPass {
+        /// The pass.
+        name: String,
+        /// The passes that may be skipped.
+        known: String,
     },
     /// An IR invariant broke: a converter bug.
     #[error("internal converter error after {stage}: {detail}")]

@@ -1,14 +1,20 @@
 //! The wdnn transpiler: ONNX in, a descriptor bundle out.
 //!
-//! Data flows one way: [`import`] (the only module that knows ONNX and tract) builds the [`ir`], the
-//! [`pipeline`] runs the [`passes`], and per backend [`codegen`] and [`emit`] produce a graph descriptor and a
-//! weights file under the static memory [`plan`]; [`convert`] writes them with the manifest.
+//! Data flows one way: [`import`] (the only module that knows ONNX and tract) builds the [`ir`]; the [`pipeline`]
+//! runs the graph [`passes`], then per backend its schedule (its layout, the [`codegen`] target's own passes, the
+//! memory passes); [`emit`] plans the memory ([`plan`]) and encodes a graph descriptor, with the target's payloads,
+//! and a weights file. [`convert_to_memory`] returns the bundle's files with the manifest, [`write_bundle`] writes
+//! them, and [`convert`] does both.
+//!
+//! Architecture invariant: conversion reads no environment variable. Every knob is a [`ConvertOptions`] field that
+//! the summary reports, so the same ONNX file and options always give the same bytes.
 
 pub mod codegen;
 pub mod emit;
 mod error;
 pub mod import;
 pub mod ir;
+mod lossy;
 pub mod passes;
 pub mod pipeline;
 pub mod plan;
@@ -19,6 +25,7 @@ use std::time::Instant;
 use wdnn_descriptor_spec::manifest::MANIFEST_FILE;
 use wdnn_descriptor_spec::{BackendEntry, FileRef, Manifest, Preprocessing, TensorSignature, sha256_hex};
 
+pub use codegen::{Layout, TargetOptions, WebGpuTuning};
 pub use emit::WeightFormat;
 pub use error::{ConvertError, Unsupported};
 
@@ -41,7 +48,12 @@ pub struct ConvertOptions {
     /// Which optimizer passes run.
     pub passes: pipeline::PassSelection,
     /// Force this activation layout on every backend (normally each backend chooses its own).
-    pub layout: Option<passes::layout::Layout>,
+    pub layout: Option<Layout>,
+    /// The targets' options (the WebGPU code generator's tuning); the summary reports them.
+    pub targets: TargetOptions,
+    /// Leave out of the bundle a backend that has no kernel for some node (the summary says why), instead of
+    /// failing the conversion. It still fails when no backend is left.
+    pub skip_unsupported_backends: bool,
 }
 
 impl Default for ConvertOptions {
@@ -54,6 +66,8 @@ impl Default for ConvertOptions {
             preprocessing: None,
             passes: pipeline::PassSelection::default(),
             layout: None,
+            targets: TargetOptions::default(),
+            skip_unsupported_backends: false,
         }
     }
 }
@@ -73,10 +87,12 @@ pub struct ConvertSummary {
     pub bundle_bytes: u64,
     /// Each file written, with its size.
     pub files: Vec<(String, u64)>,
-    /// Per backend: kernels and the memory plan.
+    /// Per backend: its passes, kernels and memory plan.
     pub backends: Vec<BackendSummary>,
-    /// What each pass did.
-    pub passes: Vec<pipeline::PassReport>,
+    /// The backends left out because they have no kernel for some node (`skip_unsupported_backends`).
+    pub skipped_backends: Vec<SkippedBackend>,
+    /// What each graph pass did, and the ones skipped.
+    pub passes: pipeline::ScheduleReport,
     /// Seconds per stage.
     pub stages: Vec<(&'static str, f64)>,
 }
@@ -92,6 +108,33 @@ pub struct BackendSummary {
     pub census: Vec<(String, usize)>,
     /// Its memory plan.
     pub plan: plan::MemoryPlan,
+    /// What each pass of its schedule did, and the ones skipped.
+    pub passes: pipeline::ScheduleReport,
+    /// The tuning its passes and code generator used (`Target::settings`).
+    pub settings: Vec<(&'static str, String)>,
+}
+
+/// A backend left out of the bundle, and why.
+#[derive(Debug, Clone)]
+pub struct SkippedBackend {
+    /// The backend.
+    pub backend: String,
+    /// Every op and node it has no kernel for, with the reasons.
+    pub ops: Vec<Unsupported>,
+}
+
+/// A bundle's files in memory, by name, as [`write_bundle`] writes them (the manifest last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleFiles {
+    /// File name and contents.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl BundleFiles {
+    /// The contents of the file `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.files.iter().find(|(n, _)| n == name).map(|(_, bytes)| bytes.as_slice())
+    }
 }
 
 /// Converts the ONNX model at `onnx` into a bundle in `out_dir`; `progress` hears each stage as it starts.
@@ -101,21 +144,38 @@ pub fn convert(
     options: &ConvertOptions,
     mut progress: impl FnMut(&str),
 ) -> Result<ConvertSummary, ConvertError> {
-    let file = onnx.display().to_string();
+    let (bundle, mut summary) = convert_to_memory(onnx, options, &mut progress)?;
+    progress("writing bundle");
+    let start = Instant::now();
+    write_bundle(&bundle, out_dir)?;
+    summary.stages.push(("write", start.elapsed().as_secs_f64()));
+    Ok(summary)
+}
+
+/// Writes the files of `bundle` into `dir`, creating it.
+pub fn write_bundle(bundle: &BundleFiles, dir: &Path) -> Result<(), ConvertError> {
     let write_err = |path: &Path, e: std::io::Error| ConvertError::Write {
         path: path.display().to_string(),
         detail: e.to_string(),
     };
-    let targets = options
-        .backends
-        .iter()
-        .map(|name| {
-            codegen::target(name).ok_or_else(|| ConvertError::Write {
-                path: out_dir.display().to_string(),
-                detail: format!("unknown backend `{name}` (known: {})", codegen::BACKENDS.join(", ")),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+    for (name, bytes) in &bundle.files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Converts the ONNX model at `onnx` into a bundle's files in memory; `progress` hears each stage as it starts.
+pub fn convert_to_memory(
+    onnx: &Path,
+    options: &ConvertOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<(BundleFiles, ConvertSummary), ConvertError> {
+    let file = onnx.display().to_string();
+    let targets =
+        options.backends.iter().map(|name| codegen::target(name, &options.targets)).collect::<Result<Vec<_>, _>>()?;
+    options.passes.validate()?;
     let mut stages = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |stages: &mut Vec<(&'static str, f64)>, name: &'static str| {
@@ -131,19 +191,26 @@ pub fn convert(
     lap(&mut stages, "import");
 
     progress("optimizing");
-    options.passes.validate().map_err(|detail| ConvertError::Write { path: out_dir.display().to_string(), detail })?;
-    let mut passes = pipeline::run(&mut graph, &options.passes)?;
+    let passes = pipeline::run(&mut graph, &options.passes)?;
     lap(&mut stages, "passes");
 
-    std::fs::create_dir_all(out_dir).map_err(|e| write_err(out_dir, e))?;
     let mut entries = Vec::new();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut backends = Vec::new();
+    let mut skipped_backends = Vec::new();
+    let mut first_gap = None;
     for target in &targets {
         progress(&format!("encoding {} descriptor and weights", target.name()));
-        let mut emitted =
-            emit::emit(&graph, target.as_ref(), options.weights, options.zstd_level, &options.passes, options.layout)?;
-        passes.append(&mut emitted.passes);
+        let (scheduled, schedule) = pipeline::run_backend(&graph, target.as_ref(), &options.passes, options.layout)?;
+        let emitted = match emit::emit(&scheduled, target.as_ref(), options.weights, options.zstd_level) {
+            Ok(emitted) => emitted,
+            Err(ConvertError::UnsupportedKernels { backend, ops }) if options.skip_unsupported_backends => {
+                skipped_backends.push(SkippedBackend { backend: backend.clone(), ops: ops.clone() });
+                first_gap.get_or_insert(ConvertError::UnsupportedKernels { backend, ops });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let graph_file = format!("{}.graph.wdnn", target.name());
         // Backends whose weights encode identically share one file.
         let weights_file = match files.iter().find(|(_, bytes)| *bytes == emitted.weights) {
@@ -165,11 +232,17 @@ pub fn convert(
             kernels: emitted.kernels,
             census: emitted.census,
             plan: emitted.plan,
+            passes: schedule,
+            settings: target.settings(),
         });
+    }
+    if entries.is_empty()
+        && let Some(gap) = first_gap
+    {
+        return Err(gap); // every backend was left out
     }
     lap(&mut stages, "encode");
 
-    progress("writing bundle");
     let signature = |v: ir::ValueId, name: &str| {
         let value = graph.value(v);
         TensorSignature { name: name.to_string(), dtype: value.dtype, shape: value.shape.clone() }
@@ -184,16 +257,11 @@ pub fn convert(
         preprocessing: options.preprocessing.clone(),
     };
     files.push((MANIFEST_FILE.to_string(), manifest.to_bytes()?));
-    for (name, bytes) in &files {
-        let path = out_dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))?;
-    }
-    lap(&mut stages, "write");
 
     let used: std::collections::BTreeSet<ir::ValueId> =
         graph.nodes.iter().flat_map(|n| n.inputs.iter().copied()).collect();
     let parameters = used.iter().filter(|&&v| graph.constant(v).is_some()).map(|&v| graph.value(v).numel()).sum();
-    Ok(ConvertSummary {
+    let summary = ConvertSummary {
         model_name: graph.name.clone(),
         op_census: graph.op_census(),
         parameters,
@@ -201,7 +269,9 @@ pub fn convert(
         bundle_bytes: files.iter().map(|(_, b)| b.len() as u64).sum(),
         files: files.iter().map(|(n, b)| (n.clone(), b.len() as u64)).collect(),
         backends,
+        skipped_backends,
         passes,
         stages,
-    })
+    };
+    Ok((BundleFiles { files }, summary))
 }

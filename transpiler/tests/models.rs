@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use wdnn_transpiler::passes::layout::Layout;
+use wdnn_transpiler::Layout;
 use wdnn_transpiler::{ConvertOptions, WeightFormat};
 
 const PHOTOS: [&str; 5] = ["chelsea", "coffee", "camera", "china", "motorcycle_left"];

@@ -1,7 +1,7 @@
 //! WGSL snapshots, in naga's style: every `tests/in/<case>.ir` (a small graph in the IR text form, one per WGSL
-//! generator family) goes through the webgpu target's normal path, `emit::emit` (its memory passes, its `prepare`
-//! rewrites and its code generation, the code that writes bundles), and the generated shaders with their dispatch
-//! and bindings must equal `tests/out/wgsl/<case>.wgsl`.
+//! generator family) goes through the webgpu target's normal path, the code that writes bundles: its schedule
+//! (`pipeline::run_backend`: its own passes such as split-k, the memory passes) and `emit::emit` (its code
+//! generation), and the generated shaders with their dispatch and bindings must equal `tests/out/wgsl/<case>.wgsl`.
 //!
 //! A change to a generator that alters a shader fails here until the snapshot is refreshed on purpose:
 //! `UPDATE_EXPECT=1 cargo test -p wdnn-transpiler --test wgsl_snapshots`, then review and commit the diff (with
@@ -15,7 +15,7 @@ use wdnn_descriptor_spec::{Graph as Descriptor, KernelPayload};
 use wdnn_transpiler::codegen::WebGpu;
 use wdnn_transpiler::emit::{self, WeightFormat};
 use wdnn_transpiler::ir::{self, text};
-use wdnn_transpiler::pipeline::PassSelection;
+use wdnn_transpiler::pipeline::{self, PassSelection};
 
 fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
@@ -37,8 +37,10 @@ fn cases() -> Vec<(String, PathBuf)> {
 fn generate(source: &str) -> Result<String, String> {
     let graph = text::parse(source).map_err(|e| e.to_string())?;
     ir::verify(&graph).map_err(|e| format!("{e:?}"))?;
-    let emitted = emit::emit(&graph, &WebGpu::default(), WeightFormat::F32, 1, &PassSelection::default(), None)
-        .map_err(|e| e.to_string())?;
+    let target = WebGpu::default();
+    let (scheduled, _) =
+        pipeline::run_backend(&graph, &target, &PassSelection::default(), None).map_err(|e| e.to_string())?;
+    let emitted = emit::emit(&scheduled, &target, WeightFormat::F32, 1).map_err(|e| e.to_string())?;
     let descriptor = Descriptor::from_bytes(&emitted.graph, "snapshot").map_err(|e| e.to_string())?;
     let tensor = |id: u32| descriptor.tensors.get(id as usize).map_or("?", |t| t.name.as_str());
     let mut out = String::new();

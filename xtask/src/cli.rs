@@ -9,9 +9,8 @@ use clap::{Args, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use wdnn_runner_core::spec::Preprocessing;
 use wdnn_runner_core::{Backend, Bundle, Tensor};
-use wdnn_transpiler::passes::layout::Layout;
-use wdnn_transpiler::pipeline::PassSelection;
-use wdnn_transpiler::{ConvertOptions, WeightFormat};
+use wdnn_transpiler::pipeline::{PassReport, PassSelection, ScheduleReport};
+use wdnn_transpiler::{ConvertError, ConvertOptions, Layout, TargetOptions, WebGpuTuning, WeightFormat};
 
 use crate::backends::available_backends;
 use crate::{image_input, npy, repo_root};
@@ -72,6 +71,13 @@ pub struct ConvertArgs {
     /// Force an activation layout (nchw or nhwc) instead of each backend's own.
     #[arg(long)]
     layout: Option<Layout>,
+    /// Tune the WebGPU code generator: NAME=VALUE,... with tile_threads (invocations a GEMM tile should give) and
+    /// split_threads (below which split-k splits a convolution); the report shows the values used.
+    #[arg(long)]
+    webgpu_tuning: Option<WebGpuTuning>,
+    /// Leave out a backend that has no kernel for some node, saying why, instead of failing.
+    #[arg(long)]
+    skip_unsupported_backends: bool,
 }
 
 #[derive(Args)]
@@ -148,6 +154,8 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
         preprocessing: args.preprocess.as_deref().map(preprocessing).transpose()?,
         passes: PassSelection { no_optimize: args.no_optimize, skip: args.skip_passes },
         layout: args.layout,
+        targets: TargetOptions { webgpu: args.webgpu_tuning.unwrap_or_default() },
+        skip_unsupported_backends: args.skip_unsupported_backends,
     };
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));
@@ -155,7 +163,13 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
     let summary =
         wdnn_transpiler::convert(&args.model, &args.out, &options, |stage| bar.set_message(stage.to_string()));
     bar.finish_and_clear();
-    let summary = summary?;
+    let summary = summary.map_err(|e| match &e {
+        ConvertError::SymbolicInput { input, .. } => {
+            let hint = format!("fix it with --input-shape {input}=D0,D1,...");
+            anyhow::Error::new(e).context(hint)
+        }
+        _ => e.into(),
+    })?;
     println!("converted {} in {:.2} s -> {}", args.model.display(), start.elapsed().as_secs_f64(), args.out.display());
     let ops: Vec<String> = summary.op_census.iter().map(|(op, n)| format!("{op} {n}")).collect();
     let kernels: usize = summary.op_census.iter().map(|(_, n)| n).sum();
@@ -170,6 +184,12 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
     for (file, size) in &summary.files {
         println!("             {file}: {size} bytes");
     }
+    for skipped in &summary.skipped_backends {
+        println!("  left out   {}: no kernel for {} op(s):", skipped.backend, skipped.ops.len());
+        for u in &skipped.ops {
+            println!("             {} ({} node(s): {})", u.op, u.nodes.len(), u.nodes.join(", "));
+        }
+    }
     if args.report {
         print_report(&summary);
     }
@@ -177,19 +197,13 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
 }
 
 fn print_report(summary: &wdnn_transpiler::ConvertSummary) {
-    println!("passes:");
-    for p in &summary.passes {
-        let changes: Vec<String> = p.stats.changes.iter().map(|(what, n)| format!("{what}: {n}")).collect();
-        println!(
-            "  {:<20} kernels {:>4} -> {:<4} {}  ({:.3} s)",
-            p.name,
-            p.nodes_before,
-            p.nodes_after,
-            changes.join(", "),
-            p.seconds
-        );
-    }
+    println!("graph passes:");
+    print_schedule(&summary.passes);
     for b in &summary.backends {
+        let settings: Vec<String> = b.settings.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        let tuning = if settings.is_empty() { String::new() } else { format!(" (tuning: {})", settings.join(", ")) };
+        println!("{} passes{tuning}:", b.backend);
+        print_schedule(&b.passes);
         let ops: Vec<String> = b.census.iter().map(|(op, n)| format!("{op} {n}")).collect();
         println!("{} descriptor: {} kernels: {}", b.backend, b.kernels, ops.join(", "));
         let p = &b.plan;
@@ -204,6 +218,17 @@ fn print_report(summary: &wdnn_transpiler::ConvertSummary) {
     }
     let stages: Vec<String> = summary.stages.iter().map(|(s, t)| format!("{s} {t:.2} s")).collect();
     println!("stages: {}", stages.join(", "));
+}
+
+/// One line per pass that ran (what it changed, its time), one per pass skipped.
+fn print_schedule(schedule: &ScheduleReport) {
+    for PassReport { name, nodes_before, nodes_after, stats, seconds } in &schedule.ran {
+        let changes: Vec<String> = stats.changes.iter().map(|(what, n)| format!("{what}: {n}")).collect();
+        println!("  {name:<20} kernels {nodes_before:>4} -> {nodes_after:<4} {}  ({seconds:.3} s)", changes.join(", "));
+    }
+    for name in &schedule.skipped {
+        println!("  {name:<20} skipped");
+    }
 }
 
 pub fn run(args: RunArgs) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Activation layout: rewrites the spatial ops (Conv, ConvTranspose, MaxPool, AveragePool) to NHWC
-//! (`channels_last`) for backends that ask for it (`Target::activation_layout`), with transposes only where layouts
-//! meet.
+//! (`channels_last`) for backends that ask for it (`codegen::Layout::ChannelsLast` from
+//! `Target::activation_layout`), with transposes only where layouts meet.
 //!
 //! Each spatial op gets a transpose NCHW→NHWC on its activation input (and on its epilogue operands, padded to the
 //! activation rank so per-channel constants broadcast correctly) and a transpose back on its output; then every
@@ -13,27 +13,6 @@ use wdnn_descriptor_spec::{EpilogueStep, Op};
 use crate::ir::{Graph, Node, ValueId};
 
 use super::PassStats;
-
-/// The activation layout a backend's kernels want.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
-    /// NCHW, the ONNX layout.
-    #[default]
-    ChannelsFirst,
-    /// NHWC.
-    ChannelsLast,
-}
-
-impl std::str::FromStr for Layout {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "nchw" => Ok(Layout::ChannelsFirst),
-            "nhwc" => Ok(Layout::ChannelsLast),
-            other => Err(format!("unknown layout `{other}` (expected nchw or nhwc)")),
-        }
-    }
-}
 
 /// NCHW→NHWC and NHWC→NCHW permutations for `rank`.
 fn perms(rank: usize) -> (Vec<u32>, Vec<u32>) {

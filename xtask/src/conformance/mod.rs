@@ -86,7 +86,8 @@ enum Class {
     Passed,
     /// The numbers (or dtypes, or shapes) differ.
     Failed,
-    /// The converter reported an unsupported op, attribute, dtype or input kind.
+    /// The converter reported an unsupported op, attribute, dtype or input kind, or a node the backend has no kernel
+    /// for.
     Unsupported,
     /// The converter failed otherwise (tract could not type the model, internal error, panic).
     ConverterError,

@@ -111,6 +111,11 @@ fn convert(model: &Path, scratch: &Path, backend: &str, input_shapes: Vec<(Strin
             let ops: Vec<String> = ops.into_iter().map(|u| u.op).collect();
             Err(Outcome::new(Class::Unsupported, ops.join("; ")))
         }
+        // The backend has no kernel for some node: the case is unsupported there, not broken.
+        Err(ConvertError::UnsupportedKernels { backend, ops }) => {
+            let ops: Vec<String> = ops.into_iter().map(|u| u.op).collect();
+            Err(Outcome::new(Class::Unsupported, format!("no {backend} kernel: {}", ops.join("; "))))
+        }
         // The file is the case's (or its frozen copy): leave it out of the message.
         Err(ConvertError::Onnx { detail, .. }) => Err(Outcome::new(Class::ConverterError, short(&detail))),
         Err(e) => Err(Outcome::new(Class::ConverterError, short(&e.to_string()))),

@@ -7,7 +7,8 @@ use std::fmt::Write;
 use wdnn_descriptor_spec::{EpilogueStep, Op};
 
 use super::gemm::{self, GemmParts, bias_slot};
-use super::wgsl::{self, Binder, Ctx, Generated, u};
+use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
+use crate::codegen::NoKernel;
 
 /// Convolution geometry with 1-D convolutions seen as 2-D with height 1.
 struct Geo {
@@ -24,16 +25,21 @@ struct Geo {
     pad: Vec<u64>,
 }
 
-fn geometry(ctx: &Ctx, transposed: bool) -> Option<Geo> {
+fn geometry(ctx: &Ctx, transposed: bool) -> Result<Geo, NoKernel> {
     let (Op::Conv { group, strides, dilations, pads, .. } | Op::ConvTranspose { group, strides, dilations, pads, .. }) =
         &ctx.kernel.op
     else {
-        return None;
+        no_kernel!("{} is not a convolution", ctx.kernel.op.name());
     };
     let (x, w, out) = (ctx.input(0)?, ctx.input(1)?, ctx.output()?);
-    let r = x.shape.len().checked_sub(2)?;
+    let r = x.shape.len().saturating_sub(2);
     if r == 0 || w.shape.len() != r + 2 || out.shape.len() != r + 2 {
-        return None;
+        no_kernel!(
+            "a convolution of {:?} by {:?} to {:?} (no spatial axis, or ranks differ)",
+            x.shape,
+            w.shape,
+            out.shape
+        );
     }
     let at = |v: &[u32], i: usize, d: u64| v.get(i).map_or(d, |&x| x as u64);
     let g = (*group).max(1) as u64;
@@ -51,29 +57,27 @@ fn geometry(ctx: &Ctx, transposed: bool) -> Option<Geo> {
         pad: (0..r).map(|i| at(pads, i, 0)).collect(),
     };
     if !geo.c.is_multiple_of(g) || !geo.o.is_multiple_of(g) || out.shape[1] != geo.o || out.shape[0] != geo.n {
-        return None;
+        no_kernel!("{} groups of {} input and {} output channels, output {:?}", g, geo.c, geo.o, out.shape);
     }
-    let sizes: Vec<u64> = [x.numel(), w.numel(), out.numel()].to_vec();
-    wgsl::fits_u32(&sizes).then_some(geo)
+    wgsl::fits_u32(&[x.numel(), w.numel(), out.numel()])?;
+    Ok(geo)
 }
 
 fn epilogue<'a>(ctx: &Ctx<'a>) -> &'a [EpilogueStep] {
     ctx.kernel.op.epilogue().unwrap_or(&[])
 }
 
-pub(super) fn conv(ctx: &Ctx) -> Option<Generated> {
-    if !ctx.all_f32() {
-        return None;
-    }
+pub(super) fn conv(ctx: &Ctx) -> Result<Generated, NoKernel> {
+    ctx.require_f32()?;
     let geo = geometry(ctx, false)?;
     let r = geo.ins.len();
     let cg = geo.c / geo.g;
     if r == 2
         && cg == 1
         && geo.g == geo.c
-        && let Some(k) = depthwise(ctx, &geo)
+        && let Ok(k) = depthwise(ctx, &geo)
     {
-        return Some(k);
+        return Ok(k);
     }
     if r <= 2 { implicit_gemm(ctx, &geo) } else { direct(ctx, &geo) }
 }
@@ -85,7 +89,7 @@ fn as_2d(geo: &Geo) -> ([u64; 2], [u64; 2], [u64; 2], [u64; 2], [u64; 2], [u64; 
     (two(&geo.ins, 1), two(&geo.ks, 1), two(&geo.outs, 1), two(&geo.st, 1), two(&geo.dil, 1), two(&geo.pad, 0))
 }
 
-fn implicit_gemm(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
+fn implicit_gemm(ctx: &Ctx, geo: &Geo) -> Result<Generated, NoKernel> {
     let steps = epilogue(ctx);
     let out = ctx.output()?;
     let skip = wgsl::inlined_operands(ctx, steps);
@@ -160,12 +164,13 @@ fn implicit_gemm(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
     let index = |nj: &str| format!("base + {nj}");
     f.push_str(&gemm::store_body(og, p, &prefix, &index, bias.as_deref(), &epi, &b.out()));
     let parts = GemmParts { m: og, n: p, k, z: geo.n * g, a_k_fast: true, b_n_fast: true, functions: f };
-    gemm::gemm(&b.decls(), &parts, b.bindings())
+    gemm::gemm(&b.decls(), &parts, b.bindings(), ctx.tuning)
 }
 
 /// Depthwise (one input channel per group): a workgroup computes a TX×TY tile of one output channel from an input
-/// patch staged in workgroup memory.
-fn depthwise(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
+/// patch staged in workgroup memory. `NoKernel` where the patch or the kernel is too large: the implicit GEMM then
+/// computes it.
+fn depthwise(ctx: &Ctx, geo: &Geo) -> Result<Generated, NoKernel> {
     let steps = epilogue(ctx);
     let out = ctx.output()?;
     let ([h, w], [kh, kw], [oh, ow], [sh, sw], [dh, dw], [ph, pw]) = as_2d(geo);
@@ -173,7 +178,7 @@ fn depthwise(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
     let (pth, ptw) = ((ty - 1) * sh + (kh - 1) * dh + 1, (tx - 1) * sw + (kw - 1) * dw + 1);
     let z = geo.n * geo.o;
     if pth * ptw * 4 > 16384 || z > 65535 || kh * kw > 64 {
-        return None;
+        no_kernel!("a depthwise patch of {pth}×{ptw}, {z} planes, a {kh}×{kw} kernel");
     }
     let mult = geo.o / geo.c;
     let skip = wgsl::inlined_operands(ctx, steps);
@@ -251,7 +256,7 @@ fn depthwise(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
     s.push_str("    {\n");
     s.push_str(&wgsl::steps_code(ctx, steps, &out.shape, "idx", &|i| b.input(i))?);
     let _ = writeln!(s, "        {}[idx] = acc;\n    }}\n}}", b.out());
-    Some(Generated {
+    Ok(Generated {
         source: wgsl::with_helpers(&s),
         workgroup_size: [tx as u32, ty as u32, 1],
         dispatch: [ow.div_ceil(tx) as u32, oh.div_ceil(ty) as u32, z as u32],
@@ -278,7 +283,7 @@ fn decompose(outs: &[u64], o: u64) -> String {
 }
 
 /// One invocation per output value (any number of spatial axes).
-fn direct(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
+fn direct(ctx: &Ctx, geo: &Geo) -> Result<Generated, NoKernel> {
     let steps = epilogue(ctx);
     let out = ctx.output()?;
     let skip = wgsl::inlined_operands(ctx, steps);
@@ -319,14 +324,12 @@ fn direct(ctx: &Ctx, geo: &Geo) -> Option<Generated> {
     }
     s.push_str(&wgsl::steps_code(ctx, steps, &out.shape, "idx", &|i| b.input(i))?);
     let _ = writeln!(s, "    {}[i] = acc;\n}}", b.out());
-    Some(Generated { source: wgsl::with_helpers(&s), workgroup_size: [64, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: wgsl::with_helpers(&s), workgroup_size: [64, 1, 1], dispatch, bindings: b.bindings() })
 }
 
 /// ConvTranspose, one invocation per output value: the input positions that reach it through each kernel tap.
-pub(super) fn conv_transpose(ctx: &Ctx) -> Option<Generated> {
-    if !ctx.all_f32() {
-        return None;
-    }
+pub(super) fn conv_transpose(ctx: &Ctx) -> Result<Generated, NoKernel> {
+    ctx.require_f32()?;
     let geo = geometry(ctx, true)?;
     let steps = epilogue(ctx);
     let out = ctx.output()?;
@@ -374,5 +377,5 @@ pub(super) fn conv_transpose(ctx: &Ctx) -> Option<Generated> {
     }
     s.push_str(&wgsl::steps_code(ctx, steps, &out.shape, "idx", &|i| b.input(i))?);
     let _ = writeln!(s, "    {}[i] = acc;\n}}", b.out());
-    Some(Generated { source: wgsl::with_helpers(&s), workgroup_size: [64, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: wgsl::with_helpers(&s), workgroup_size: [64, 1, 1], dispatch, bindings: b.bindings() })
 }

@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use wdnn_descriptor_spec::Op;
 
-use super::wgsl::{self, Binder, Ctx, Generated, u};
+use super::WebGpuTuning;
+use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
+use crate::codegen::NoKernel;
 
 const GEMM: &str = include_str!("wgsl/gemm.wgsl");
 /// Depth of the K tiles.
@@ -28,8 +30,8 @@ pub(super) struct GemmParts {
 }
 
 /// Invocations wanted per GEMM before larger tiles are preferred: about four per FP32 lane of a large GPU's
-/// multiprocessors, so that their memory latency is hidden.
-const ENOUGH_THREADS: u64 = 132 * 512;
+/// multiprocessors, so that their memory latency is hidden (the default of [`WebGpuTuning::tile_threads`]).
+pub(super) const ENOUGH_THREADS: u64 = 132 * 512;
 /// Workgroup memory the tile may use (WebGPU's default `maxComputeWorkgroupStorageSize`), in vec4s.
 const SHARED_VEC4: u64 = 16384 / 16;
 
@@ -48,9 +50,9 @@ impl Tile {
     }
 }
 
-/// The tile of a GEMM: the largest tile (then the least splitting) that still gives enough invocations, or the one
-/// that gives the most.
-fn tile(m: u64, n: u64, k: u64, z: u64) -> Tile {
+/// The tile of a GEMM: the largest tile (then the least splitting) that still gives enough invocations
+/// (`tuning.tile_threads`), or the one that gives the most.
+fn tile(m: u64, n: u64, k: u64, z: u64, tuning: &WebGpuTuning) -> Tile {
     let mut candidates = Vec::new();
     for (wm, wn) in [(16, 16), (16, 8), (8, 16), (8, 8), (8, 4), (4, 8), (4, 4)] {
         for split in [1, 2, 4, 8, 16] {
@@ -62,8 +64,7 @@ fn tile(m: u64, n: u64, k: u64, z: u64) -> Tile {
         }
     }
     let threads = |t: &Tile| m.div_ceil(4 * t.wm) * n.div_ceil(4 * t.wn) * z * t.wm * t.wn * t.split;
-    let enough = tuning(TILE_THREADS_ENV, ENOUGH_THREADS);
-    if let Some(&t) = candidates.iter().find(|t| threads(t) >= enough) {
+    if let Some(&t) = candidates.iter().find(|t| threads(t) >= tuning.tile_threads) {
         return t;
     }
     let mut best = candidates[0];
@@ -76,31 +77,23 @@ fn tile(m: u64, n: u64, k: u64, z: u64) -> Tile {
 }
 
 /// Invocations the GEMM of an `m`×`n`×`k` product (`z` of them) would get.
-pub(super) fn gemm_threads(m: u64, n: u64, k: u64, z: u64) -> u64 {
-    let t = tile(m, n, k, z);
+pub(super) fn gemm_threads(m: u64, n: u64, k: u64, z: u64, tuning: &WebGpuTuning) -> u64 {
+    let t = tile(m, n, k, z, tuning);
     m.div_ceil(4 * t.wm) * n.div_ceil(4 * t.wn) * z * t.wm * t.wn * t.split
 }
 
-/// Invocations below which a convolution is worth splitting along K across workgroups.
-pub(super) const FEW_THREADS: u64 = ENOUGH_THREADS;
-
-/// Tuning knobs (for measurements; the defaults are the constants): the invocations a tile should give, and the
-/// invocations below which a convolution is split along K.
-pub const TILE_THREADS_ENV: &str = "WDNN_WEBGPU_TILE_THREADS";
-/// See [`TILE_THREADS_ENV`].
-pub const SPLIT_THREADS_ENV: &str = "WDNN_WEBGPU_SPLIT_THREADS";
-
-/// The value of a tuning variable, or `default`.
-pub(super) fn tuning(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// The whole GEMM shader for `parts`, with the binding declarations `decls`.
-pub(super) fn gemm(decls: &str, parts: &GemmParts, bindings: Vec<(u32, bool)>) -> Option<Generated> {
-    if !wgsl::fits_u32(&[parts.m, parts.n, parts.k, parts.z]) || parts.z > 65535 {
-        return None;
+pub(super) fn gemm(
+    decls: &str,
+    parts: &GemmParts,
+    bindings: Vec<(u32, bool)>,
+    tuning: &WebGpuTuning,
+) -> Result<Generated, NoKernel> {
+    wgsl::fits_u32(&[parts.m, parts.n, parts.k, parts.z])?;
+    if parts.z > 65535 {
+        no_kernel!("{} GEMMs in one dispatch (at most 65535)", parts.z);
     }
-    let t = tile(parts.m, parts.n, parts.k, parts.z);
+    let t = tile(parts.m, parts.n, parts.k, parts.z, tuning);
     let (bm, bn) = (4 * t.wm, 4 * t.wn);
     let nt = t.wm * t.wn * t.split;
     let bkt = BK * t.split;
@@ -145,10 +138,10 @@ pub(super) fn gemm(decls: &str, parts: &GemmParts, bindings: Vec<(u32, bool)>) -
     let gy = parts.m.div_ceil(bm);
     let gx = parts.n.div_ceil(bn);
     if gx > 65535 || gy > 65535 {
-        return None;
+        no_kernel!("a dispatch of {gx}×{gy} workgroups (at most 65535 along each axis)");
     }
     let source = wgsl::with_helpers(&format!("{decls}\n{}\n{core}", parts.functions));
-    Some(Generated {
+    Ok(Generated {
         source,
         workgroup_size: [nt as u32, 1, 1],
         dispatch: [gx as u32, gy as u32, parts.z as u32],
@@ -191,17 +184,15 @@ pub(super) fn bias_slot(ctx: &Ctx) -> Option<usize> {
     (ctx.kernel.inputs.len() > 2 && !wgsl::step_operands(steps).contains(&2)).then_some(2)
 }
 
-pub(super) fn matmul(ctx: &Ctx) -> Option<Generated> {
+pub(super) fn matmul(ctx: &Ctx) -> Result<Generated, NoKernel> {
     let Op::MatMul { transpose_a, transpose_b, epilogue } = &ctx.kernel.op else {
-        return None;
+        no_kernel!("{} is not a MatMul", ctx.kernel.op.name());
     };
-    if !ctx.all_f32() {
-        return None;
-    }
+    ctx.require_f32()?;
     let (a, bt, out) = (ctx.input(0)?, ctx.input(1)?, ctx.output()?);
     let (ra, rb) = (a.shape.len(), bt.shape.len());
     if ra == 0 || rb == 0 {
-        return None;
+        no_kernel!("a MatMul of a scalar");
     }
     let (m, ka) = if ra == 1 {
         (1, a.shape[0])
@@ -218,7 +209,7 @@ pub(super) fn matmul(ctx: &Ctx) -> Option<Generated> {
         (bt.shape[rb - 2], bt.shape[rb - 1])
     };
     if ka != kb {
-        return None;
+        no_kernel!("a MatMul of {:?} by {:?}: the inner dimensions differ", a.shape, bt.shape);
     }
     let k = ka;
     let bias = bias_slot(ctx);
@@ -226,8 +217,8 @@ pub(super) fn matmul(ctx: &Ctx) -> Option<Generated> {
 
     // Matrix–vector: a constant [N, K] weight and a few rows.
     let rows = a.numel() / k.max(1);
-    let b_const = ctx.graph.constant(*ctx.node.inputs.get(1)?).is_some();
-    if rb == 2 && *transpose_b && !*transpose_a && b_const && rows <= 4 && k > 0 {
+    let b_const = ctx.node.inputs.get(1).is_some_and(|&b| ctx.graph.constant(b).is_some());
+    if rb == 2 && *transpose_b && !*transpose_a && b_const && rows <= super::passes::GEMV_ROWS && k > 0 {
         return gemv(ctx, rows, n, k, bias, &skip);
     }
 
@@ -272,15 +263,15 @@ pub(super) fn matmul(ctx: &Ctx) -> Option<Generated> {
     let index = |nj: &str| format!("z * {} + m * {} + {nj}", u(m * n), u(n));
     f.push_str(&store_body(m, n, "", &index, bias_expr.as_deref(), &epi, &b.out()));
     let parts = GemmParts { m, n, k, z, a_k_fast: !*transpose_a, b_n_fast: !*transpose_b, functions: f };
-    gemm(&b.decls(), &parts, b.bindings())
+    gemm(&b.decls(), &parts, b.bindings(), ctx.tuning)
 }
 
 /// One workgroup per output column: its 256 invocations stride over K (vec4 loads where K allows), then reduce in
 /// workgroup memory; `rows` ≤ 4 rows at once.
-fn gemv(ctx: &Ctx, rows: u64, n: u64, k: u64, bias: Option<usize>, skip: &[usize]) -> Option<Generated> {
+fn gemv(ctx: &Ctx, rows: u64, n: u64, k: u64, bias: Option<usize>, skip: &[usize]) -> Result<Generated, NoKernel> {
     const WG: u64 = 256;
     let Op::MatMul { epilogue, .. } = &ctx.kernel.op else {
-        return None;
+        no_kernel!("{} is not a MatMul", ctx.kernel.op.name());
     };
     let out = ctx.output()?;
     let mut b = Binder::new(ctx, skip, "f32")?;
@@ -339,7 +330,7 @@ fn gemv(ctx: &Ctx, rows: u64, n: u64, k: u64, bias: Option<usize>, skip: &[usize
         let _ = writeln!(s, "        {}[idx] = acc;\n    }}", b.out());
     }
     s.push_str("    }\n}\n");
-    Some(Generated {
+    Ok(Generated {
         source: wgsl::with_helpers(&s),
         workgroup_size: [WG as u32, 1, 1],
         dispatch,

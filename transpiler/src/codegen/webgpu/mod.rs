@@ -7,35 +7,37 @@
 //! `var<storage, read>`. Arena offsets are aligned to 256 bytes, the largest `minStorageBufferOffsetAlignment`
 //! WebGPU allows, so every binding is legal on every adapter. A tensor bound twice by one kernel is bound once.
 //!
-//! Weight layout (see [`prepare`]): MatMul weights are stored `[N, K]` (`transpose_b`) where the kernel is a
-//! matrix–vector product (few rows) and `[K, N]` otherwise, and a weight larger than WebGPU's default binding limit
-//! (128 MiB) is split along its output axis into several MatMuls whose results a Concat joins. These are IR rewrites
-//! that keep the graph's meaning, so the descriptor still runs on a reference runner. Conv weights keep the ONNX
-//! layout `[O, I/group, k…]`, which is already the `[M, K]` operand of the implicit GEMM.
+//! Weight layout: the target's own [`passes`] store MatMul weights `[N, K]` where the kernel is a matrix–vector
+//! product and `[K, N]` otherwise (`matmul-layout`), split weights larger than WebGPU's default binding limit
+//! (`split-large-weights`) and convolutions with too few invocations along K (`split-k`). They are IR rewrites that
+//! keep the graph's meaning, so the descriptor still runs on a reference runner. The sizes they and the generators
+//! choose follow [`WebGpuTuning`].
 //!
 //! Every generated shader is parsed and validated by naga before it is written: a shader that fails is a converter
-//! bug, reported with the kernel's name, never something a browser finds.
+//! bug, reported with the kernel's name, never something a browser finds. A kernel this target has no shader for is
+//! reported with its reason ([`NoKernel`]); the conversion lists them all and writes no descriptor with holes.
 
 mod conv;
 mod elementwise;
 mod gemm;
 mod movement;
+pub mod passes;
 mod pool;
-mod prepare;
 mod reduce;
+mod tuning;
 mod wgsl;
 
 use std::collections::HashMap;
 
 use wdnn_descriptor_spec::{Binding, Graph as Descriptor, KernelPayload};
 
-use super::Target;
-use crate::error::ConvertError;
+use super::{BackendPass, NoKernel, Target};
+use crate::error::{ConvertError, Unsupported};
 use crate::ir::Graph;
-use crate::passes;
 
-pub use prepare::MAX_BINDING_BYTES;
-use wgsl::{Ctx, Generated};
+pub use passes::MAX_BINDING_BYTES;
+pub use tuning::WebGpuTuning;
+use wgsl::{Ctx, Generated, no_kernel};
 
 /// Entry point of every generated shader.
 pub const ENTRY_POINT: &str = "main";
@@ -43,14 +45,21 @@ pub const ENTRY_POINT: &str = "main";
 /// The WebGPU (WGSL) target.
 #[derive(Default)]
 pub struct WebGpu {
+    /// How its passes and generators size the work.
+    tuning: WebGpuTuning,
     /// Applied to every generated shader before validation: a test seam to prove that an invalid shader is caught.
     shader_hook: Option<fn(&mut String)>,
 }
 
 impl WebGpu {
+    /// The target with this tuning.
+    pub fn new(tuning: WebGpuTuning) -> WebGpu {
+        WebGpu { tuning, shader_hook: None }
+    }
+
     /// A target that passes every generated shader through `hook` before validating it (for tests).
     pub fn with_shader_hook(hook: fn(&mut String)) -> WebGpu {
-        WebGpu { shader_hook: Some(hook) }
+        WebGpu { shader_hook: Some(hook), ..WebGpu::default() }
     }
 }
 
@@ -68,16 +77,16 @@ impl Target for WebGpu {
         false
     }
 
-    fn concat_views(&self) -> bool {
-        true
+    fn passes(&self) -> Vec<BackendPass<'_>> {
+        passes::passes(&self.tuning)
     }
 
-    fn prepare(&self, graph: &mut Graph) -> Result<(), ConvertError> {
-        prepare::run(graph)
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        self.tuning.settings()
     }
 
     fn finish(&self, graph: &Graph, descriptor: &mut Descriptor) -> Result<(), ConvertError> {
-        let nodes: Vec<usize> = (0..graph.nodes.len()).filter(|&i| !passes::is_elided(graph, i)).collect();
+        let nodes: Vec<usize> = (0..graph.nodes.len()).filter(|&i| !crate::passes::is_elided(graph, i)).collect();
         if nodes.len() != descriptor.kernels.len() {
             return Err(ConvertError::Internal {
                 stage: "webgpu code generation".into(),
@@ -86,12 +95,20 @@ impl Target for WebGpu {
         }
         let mut shaders: Vec<String> = Vec::new();
         let mut index: HashMap<String, u32> = HashMap::new();
+        let mut gaps: Vec<Unsupported> = Vec::new();
         let tensors = &descriptor.tensors;
         for (kernel, &node) in descriptor.kernels.iter_mut().zip(&nodes) {
-            let ctx = Ctx { tensors, kernel, node: &graph.nodes[node], graph };
-            let Some(Generated { mut source, workgroup_size, dispatch, bindings }) = generate(&ctx) else {
-                kernel.payload = None;
-                continue;
+            let ctx = Ctx { tensors, kernel, node: &graph.nodes[node], graph, tuning: &self.tuning };
+            let Generated { mut source, workgroup_size, dispatch, bindings } = match generate(&ctx) {
+                Ok(generated) => generated,
+                Err(gap) => {
+                    let op = format!("{}: {gap}", kernel.op.name());
+                    match gaps.iter_mut().find(|u| u.op == op) {
+                        Some(u) => u.nodes.push(kernel.name.clone()),
+                        None => gaps.push(Unsupported { op, nodes: vec![kernel.name.clone()] }),
+                    }
+                    continue;
+                }
             };
             if let Some(hook) = self.shader_hook {
                 hook(&mut source);
@@ -124,20 +141,22 @@ impl Target for WebGpu {
                     .collect(),
             });
         }
+        if !gaps.is_empty() {
+            return Err(ConvertError::UnsupportedKernels { backend: self.name().to_string(), ops: gaps });
+        }
         descriptor.shaders = shaders;
         Ok(())
     }
 }
 
-/// The kernel for one descriptor kernel, or None where this target has none (the runner then refuses the model,
-/// naming the kernel, and `auto` falls through to another backend).
-fn generate(ctx: &Ctx) -> Option<Generated> {
+/// The shader for one descriptor kernel, or why this target has none.
+fn generate(ctx: &Ctx) -> Result<Generated, NoKernel> {
     use wdnn_descriptor_spec::Op;
     if ctx.kernel.outputs.iter().any(|&o| ctx.tensors.get(o as usize).is_none_or(|t| t.numel() == 0)) {
-        return None;
+        no_kernel!("an output with no elements");
     }
     if ctx.kernel.op.channels_last() {
-        return None; // this target asks for NCHW activations
+        no_kernel!("NHWC activations (this target's kernels are NCHW)");
     }
     match &ctx.kernel.op {
         Op::Unary { .. } | Op::Binary { .. } | Op::Elementwise { .. } => elementwise::elementwise(ctx),
@@ -160,7 +179,7 @@ fn generate(ctx: &Ctx) -> Option<Generated> {
         | Op::GatherElements { .. } => movement::index_map(ctx),
         Op::Concat { axis } => movement::concat(ctx, *axis),
         Op::Resize { .. } => movement::resize(ctx),
-        _ => None,
+        _ => no_kernel!("no WGSL generator for this op"),
     }
 }
 

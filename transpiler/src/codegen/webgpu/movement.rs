@@ -9,16 +9,17 @@ use std::fmt::Write;
 
 use wdnn_descriptor_spec::{DType, Op, PadMode, ResizeMode};
 
-use super::wgsl::{self, Binder, Ctx, Generated, u};
+use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
+use crate::codegen::NoKernel;
 
 const WG: u32 = 256;
 
 /// The word type of a dtype.
-fn word(dtype: DType) -> Option<&'static str> {
+fn word(dtype: DType) -> Result<&'static str, NoKernel> {
     match dtype.size() {
-        4 => Some("u32"),
-        8 => Some("vec2<u32>"),
-        _ => None,
+        4 => Ok("u32"),
+        8 => Ok("vec2<u32>"),
+        _ => no_kernel!("{dtype} data (values move as 4- or 8-byte words)"),
     }
 }
 
@@ -35,8 +36,8 @@ fn coords(shape: &[u64]) -> String {
 }
 
 /// The constant of `Pad` as a word.
-fn pad_word(dtype: DType, value: f64) -> Option<String> {
-    Some(match dtype {
+fn pad_word(dtype: DType, value: f64) -> Result<String, NoKernel> {
+    Ok(match dtype {
         DType::F32 => format!("{}u", (value as f32).to_bits()),
         DType::I32 => format!("{}u", (value as i32) as u32),
         DType::U32 => format!("{}u", value as u32),
@@ -52,16 +53,17 @@ fn pad_word(dtype: DType, value: f64) -> Option<String> {
             let b = value as u64;
             format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
         }
-        _ => return None,
+        other => no_kernel!("a constant Pad of {other} data"),
     })
 }
 
-pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
+pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
     let (x, out) = (ctx.input(0)?, ctx.output()?);
     let elem = word(out.dtype)?;
-    if x.dtype != out.dtype || !wgsl::fits_u32(&[x.numel(), out.numel()]) {
-        return None;
+    if x.dtype != out.dtype {
+        no_kernel!("{} data in, {} out", x.dtype, out.dtype);
     }
+    wgsl::fits_u32(&[x.numel(), out.numel()])?;
     let rank = out.shape.len();
     let ist = wgsl::strides(&x.shape);
     let mut extra = String::new();
@@ -71,25 +73,25 @@ pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
         Op::Reshape => "    let src = i;\n".to_string(),
         Op::Expand => format!("    let src = {};\n", wgsl::bcast_index(&out.shape, &x.shape, "i")?),
         Op::Transpose { perm } => {
-            if perm.len() != rank || x.shape.len() != rank {
-                return None;
+            if perm.len() != rank || x.shape.len() != rank || perm.iter().any(|&p| p as usize >= rank) {
+                no_kernel!("a Transpose of {:?} by {perm:?}", x.shape);
             }
             let mut terms = vec!["0u".to_string()];
             for (a, &p) in perm.iter().enumerate() {
-                terms.push(format!("c{a} * {}", u(*ist.get(p as usize)?)));
+                terms.push(format!("c{a} * {}", u(ist[p as usize])));
             }
             format!("{}    let src = {};\n", coords(&out.shape), terms.join(" + "))
         }
         Op::Tile => {
             if x.shape.len() != rank {
-                return None;
+                no_kernel!("a Tile from rank {} to rank {rank}", x.shape.len());
             }
             let terms: Vec<String> = (0..rank).map(|a| format!("(c{a} % {}) * {}", u(x.shape[a]), u(ist[a]))).collect();
             format!("{}    let src = 0u + {};\n", coords(&out.shape), terms.join(" + "))
         }
         Op::Slice { axes, starts, steps } => {
             if x.shape.len() != rank || axes.len() != starts.len() || axes.len() != steps.len() {
-                return None;
+                no_kernel!("a Slice from rank {} to rank {rank} over {} axes", x.shape.len(), axes.len());
             }
             let mut terms = vec!["0i".to_string()];
             for a in 0..rank {
@@ -103,7 +105,7 @@ pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
         }
         Op::Pad { pads, mode, value } => {
             if x.shape.len() != rank || pads.len() != 2 * rank {
-                return None;
+                no_kernel!("a Pad from rank {} to rank {rank} with {} pads", x.shape.len(), pads.len());
             }
             let mut s = coords(&out.shape);
             let mut inside = Vec::new();
@@ -150,19 +152,19 @@ pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
             let read_index = match idx.dtype {
                 DType::I64 => "i32(IDX[j].x)",
                 DType::I32 => "i32(IDX[j])",
-                _ => return None,
+                other => no_kernel!("{other} indices (i32 and i64 only)"),
             };
             skip.retain(|&s| s != 1);
             if axis >= x.shape.len() {
-                return None;
+                no_kernel!("a gather along axis {axis} of {:?}", x.shape);
             }
             let d = x.shape[axis] as i64;
             let mut s = coords(&out.shape);
             if matches!(ctx.kernel.op, Op::Gather { .. }) {
                 // out = data[:axis] + indices + data[axis+1:]
                 let q = idx.shape.len();
-                if rank != x.shape.len() + q - 1 {
-                    return None;
+                if rank + 1 != x.shape.len() + q {
+                    no_kernel!("a Gather of {:?} by indices {:?} to {:?}", x.shape, idx.shape, out.shape);
                 }
                 let mut j = vec!["0u".to_string()];
                 let jst = wgsl::strides(&idx.shape);
@@ -185,7 +187,7 @@ pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
                 let _ = writeln!(s, "    let src = {};", terms.join(" + "));
             } else {
                 if idx.shape != out.shape || x.shape.len() != rank {
-                    return None;
+                    no_kernel!("a GatherElements of {:?} by indices {:?} to {:?}", x.shape, idx.shape, out.shape);
                 }
                 let _ = writeln!(s, "    let j = i;\n    var g = {read_index};\n    g = select(g, g + {d}i, g < 0i);");
                 let terms: Vec<String> = (0..rank)
@@ -198,7 +200,7 @@ pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
             extra = "IDX".into();
             s
         }
-        _ => return None,
+        other => no_kernel!("{} is not an index map", other.name()),
     };
     let mut b = Binder::new(ctx, &skip, elem)?;
     if !extra.is_empty() {
@@ -213,17 +215,18 @@ pub(super) fn index_map(ctx: &Ctx) -> Option<Generated> {
     s.push_str(&head);
     s.push_str(&body);
     let _ = writeln!(s, "    {}[i] = {}[src];\n}}", b.out(), b.input(0));
-    Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
 }
 
 /// Concat in one dispatch over the output: each element picks its input by its position along the axis.
-pub(super) fn concat(ctx: &Ctx, axis: u32) -> Option<Generated> {
+pub(super) fn concat(ctx: &Ctx, axis: u32) -> Result<Generated, NoKernel> {
     let out = ctx.output()?;
     let elem = word(out.dtype)?;
     let axis = axis as usize;
-    if axis >= out.shape.len() || !wgsl::fits_u32(&[out.numel()]) {
-        return None;
+    if axis >= out.shape.len() {
+        no_kernel!("a Concat along axis {axis} to {:?}", out.shape);
     }
+    wgsl::fits_u32(&[out.numel()])?;
     let inner = wgsl::numel(&out.shape[axis + 1..]);
     let total = out.shape[axis];
     let b = Binder::new(ctx, &[], elem)?;
@@ -244,7 +247,7 @@ pub(super) fn concat(ctx: &Ctx, axis: u32) -> Option<Generated> {
     for slot in 0..ctx.kernel.inputs.len() {
         let t = ctx.input(slot)?;
         if t.dtype != out.dtype || t.shape.len() != out.shape.len() {
-            return None;
+            no_kernel!("a Concat of {} {:?} into {} {:?}", t.dtype, t.shape, out.dtype, out.shape);
         }
         let a = t.shape[axis];
         if a == 0 {
@@ -263,32 +266,34 @@ pub(super) fn concat(ctx: &Ctx, axis: u32) -> Option<Generated> {
         offset += a;
     }
     if offset != total {
-        return None;
+        no_kernel!("a Concat whose inputs add up to {offset} of {total} along axis {axis}");
     }
     s.push_str("}\n");
-    Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
 }
 
 /// Per output index of one axis: the (input index, weight) taps, exactly as the reference computes them. Cubic is
 /// left to other backends here.
-fn taps(op: &Op, axis: usize, in_len: usize, out_len: usize) -> Option<Vec<Vec<(usize, f64)>>> {
+fn taps(op: &Op, axis: usize, in_len: usize, out_len: usize) -> Result<Vec<Vec<(usize, f64)>>, NoKernel> {
     if matches!(op, Op::Resize { mode: ResizeMode::Cubic, .. }) {
-        return None;
+        no_kernel!("a cubic Resize");
     }
-    wdnn_runner_fallback::resize_taps(op, axis, in_len, out_len)
+    match wdnn_runner_fallback::resize_taps(op, axis, in_len, out_len) {
+        Some(taps) => Ok(taps),
+        None => no_kernel!("a Resize of axis {axis} from {in_len} to {out_len} without taps"),
+    }
 }
 
 /// Nearest and linear Resize: every resized axis has a table of taps (input index and weight per output index);
 /// the kernel sums over the product of the axes' taps.
-pub(super) fn resize(ctx: &Ctx) -> Option<Generated> {
-    if !ctx.all_f32() {
-        return None;
-    }
+pub(super) fn resize(ctx: &Ctx) -> Result<Generated, NoKernel> {
+    ctx.require_f32()?;
     let (x, out) = (ctx.input(0)?, ctx.output()?);
     let rank = x.shape.len();
-    if out.shape.len() != rank || !wgsl::fits_u32(&[x.numel(), out.numel()]) {
-        return None;
+    if out.shape.len() != rank {
+        no_kernel!("a Resize from rank {rank} to rank {}", out.shape.len());
     }
+    wgsl::fits_u32(&[x.numel(), out.numel()])?;
     let ist = wgsl::strides(&x.shape);
     let skip: Vec<usize> = (1..ctx.kernel.inputs.len()).collect();
     let b = Binder::new(ctx, &skip, "f32")?;
@@ -302,9 +307,9 @@ pub(super) fn resize(ctx: &Ctx) -> Option<Generated> {
             continue;
         }
         let t = taps(&ctx.kernel.op, a, x.shape[a] as usize, out.shape[a] as usize)?;
-        let width = t.first()?.len();
+        let width = t.first().map_or(0, Vec::len);
         if width == 0 || t.iter().any(|v| v.len() != width) {
-            return None;
+            no_kernel!("a Resize of axis {a} whose output indices have different numbers of taps");
         }
         let n = t.len() * width;
         let idx: Vec<String> = t.iter().flatten().map(|(i, _)| format!("{i}u")).collect();
@@ -341,5 +346,5 @@ pub(super) fn resize(ctx: &Ctx) -> Option<Generated> {
     src.push_str(&head);
     src.push_str(&s);
     let _ = writeln!(src, "    {}[i] = acc;\n}}", b.out());
-    Some(Generated { source: src, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: src, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
 }

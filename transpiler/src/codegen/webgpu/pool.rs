@@ -4,26 +4,26 @@ use std::fmt::Write;
 
 use wdnn_descriptor_spec::Op;
 
-use super::wgsl::{self, Binder, Ctx, Generated, u};
+use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
+use crate::codegen::NoKernel;
 
 const WG: u32 = 64;
 
-pub(super) fn pool(ctx: &Ctx) -> Option<Generated> {
-    if !ctx.all_f32() {
-        return None;
-    }
+pub(super) fn pool(ctx: &Ctx) -> Result<Generated, NoKernel> {
+    ctx.require_f32()?;
     let (kernel_shape, strides, dilations, pads, average) = match &ctx.kernel.op {
         Op::MaxPool { kernel_shape, strides, dilations, pads, .. } => (kernel_shape, strides, dilations, pads, None),
         Op::AveragePool { kernel_shape, strides, dilations, pads, count_include_pad, .. } => {
             (kernel_shape, strides, dilations, pads, Some(*count_include_pad))
         }
-        _ => return None,
+        other => no_kernel!("{} is not a pooling", other.name()),
     };
     let (x, out) = (ctx.input(0)?, ctx.output()?);
-    let r = x.shape.len().checked_sub(2)?;
-    if r == 0 || kernel_shape.len() != r || out.shape.len() != r + 2 || !wgsl::fits_u32(&[x.numel()]) {
-        return None;
+    let r = x.shape.len().saturating_sub(2);
+    if r == 0 || kernel_shape.len() != r || out.shape.len() != r + 2 {
+        no_kernel!("a pooling of {:?} to {:?} with a kernel of {kernel_shape:?}", x.shape, out.shape);
     }
+    wgsl::fits_u32(&[x.numel()])?;
     let at = |v: &[u32], i: usize, d: u64| v.get(i).map_or(d, |&x| x as u64);
     let ins = &x.shape[2..];
     let outs = &out.shape[2..];
@@ -88,20 +88,19 @@ pub(super) fn pool(ctx: &Ctx) -> Option<Generated> {
         s.push_str("    acc = acc / f32(max(count, 1u));\n");
     }
     let _ = writeln!(s, "    {}[i] = acc;\n}}", b.out());
-    Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
 }
 
-pub(super) fn lrn(ctx: &Ctx) -> Option<Generated> {
+pub(super) fn lrn(ctx: &Ctx) -> Result<Generated, NoKernel> {
     let Op::Lrn { size, alpha, beta, bias } = ctx.kernel.op else {
-        return None;
+        no_kernel!("{} is not an LRN", ctx.kernel.op.name());
     };
-    if !ctx.all_f32() || size == 0 {
-        return None;
-    }
+    ctx.require_f32()?;
     let (x, out) = (ctx.input(0)?, ctx.output()?);
-    if x.shape.len() < 2 || x.shape != out.shape || !wgsl::fits_u32(&[x.numel()]) {
-        return None;
+    if size == 0 || x.shape.len() < 2 || x.shape != out.shape {
+        no_kernel!("an LRN of size {size} from {:?} to {:?}", x.shape, out.shape);
     }
+    wgsl::fits_u32(&[x.numel()])?;
     let (c, inner) = (x.shape[1], wgsl::numel(&x.shape[2..]));
     let size = size as u64;
     let (before, after) = ((size - 1) / 2, (size - 1).div_ceil(2));
@@ -137,5 +136,5 @@ pub(super) fn lrn(ctx: &Ctx) -> Option<Generated> {
         beta = wgsl::lit(beta),
         out = b.out(),
     );
-    Some(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
 }

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use wdnn_descriptor_spec::ReduceFn;
 
-use super::wgsl::{self, Binder, Ctx, Generated, u};
+use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
+use crate::codegen::NoKernel;
 
 /// A workgroup-wide reduction of `v` (an f32 expression evaluated once per invocation) into `red[0]`, with `op`
 /// combining two values; leaves the result in `let <name>`.
@@ -28,15 +29,14 @@ fn tree(wg: u64, v: &str, op: &str, name: &str) -> String {
     )
 }
 
-pub(super) fn softmax(ctx: &Ctx, axis: u32, log: bool) -> Option<Generated> {
-    if !ctx.all_f32() {
-        return None;
-    }
+pub(super) fn softmax(ctx: &Ctx, axis: u32, log: bool) -> Result<Generated, NoKernel> {
+    ctx.require_f32()?;
     let (x, out) = (ctx.input(0)?, ctx.output()?);
     let axis = axis as usize;
-    if axis >= x.shape.len() || x.shape != out.shape || !wgsl::fits_u32(&[x.numel()]) {
-        return None;
+    if axis >= x.shape.len() || x.shape != out.shape {
+        no_kernel!("a softmax along axis {axis} from {:?} to {:?}", x.shape, out.shape);
     }
+    wgsl::fits_u32(&[x.numel()])?;
     let len = x.shape[axis];
     let inner = wgsl::numel(&x.shape[axis + 1..]);
     let rows = x.numel() / len.max(1);
@@ -79,25 +79,24 @@ pub(super) fn softmax(ctx: &Ctx, axis: u32, log: bool) -> Option<Generated> {
         u(len),
         u(inner)
     );
-    Some(Generated { source: s, workgroup_size: [wg as u32, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: s, workgroup_size: [wg as u32, 1, 1], dispatch, bindings: b.bindings() })
 }
 
-pub(super) fn reduce(ctx: &Ctx, fun: ReduceFn, axes: &[u32]) -> Option<Generated> {
-    if !ctx.all_f32() {
-        return None;
-    }
+pub(super) fn reduce(ctx: &Ctx, fun: ReduceFn, axes: &[u32]) -> Result<Generated, NoKernel> {
+    ctx.require_f32()?;
     let (x, out) = (ctx.input(0)?, ctx.output()?);
     let rank = x.shape.len();
-    if axes.iter().any(|&a| a as usize >= rank) || !wgsl::fits_u32(&[x.numel()]) {
-        return None;
+    if axes.iter().any(|&a| a as usize >= rank) {
+        no_kernel!("a reduction of {:?} over axes {axes:?}", x.shape);
     }
+    wgsl::fits_u32(&[x.numel()])?;
     let st = wgsl::strides(&x.shape);
     let reduced: Vec<usize> = (0..rank).filter(|a| axes.contains(&(*a as u32))).collect();
     let kept: Vec<usize> = (0..rank).filter(|a| !axes.contains(&(*a as u32))).collect();
     let count = reduced.iter().map(|&a| x.shape[a]).product::<u64>();
     let outputs = out.numel();
     if kept.iter().map(|&a| x.shape[a]).product::<u64>() != outputs {
-        return None;
+        no_kernel!("a reduction of {:?} over axes {axes:?} to {:?}", x.shape, out.shape);
     }
     // Offsets of output value `o` and of reduced position `q`.
     let offset = |axes: &[usize], var: &str| -> String {
@@ -161,7 +160,7 @@ pub(super) fn reduce(ctx: &Ctx, fun: ReduceFn, axes: &[u32]) -> Option<Generated
             "    if (li == 0u) {{\n        let acc = total;\n        {}[o] = {finish};\n    }}\n}}",
             b.out()
         );
-        return Some(Generated { source: s, workgroup_size: [wg as u32, 1, 1], dispatch, bindings: b.bindings() });
+        return Ok(Generated { source: s, workgroup_size: [wg as u32, 1, 1], dispatch, bindings: b.bindings() });
     }
     let wg = 64u32;
     let (dispatch, head) = wgsl::linear(outputs, wg);
@@ -182,5 +181,5 @@ pub(super) fn reduce(ctx: &Ctx, fun: ReduceFn, axes: &[u32]) -> Option<Generated
         u(count),
         b.out()
     );
-    Some(Generated { source: s, workgroup_size: [wg, 1, 1], dispatch, bindings: b.bindings() })
+    Ok(Generated { source: s, workgroup_size: [wg, 1, 1], dispatch, bindings: b.bindings() })
 }

@@ -6,7 +6,17 @@ use std::fmt::Write;
 use wdnn_descriptor_spec::{BinaryFn, DType, EpilogueStep, Kernel, Storage, TensorDesc, TensorId, UnaryFn};
 use wdnn_runner_core::Tensor;
 
+use super::WebGpuTuning;
+use crate::codegen::NoKernel;
 use crate::ir::{Graph, Node};
+
+/// Returns `Err(NoKernel)` from a generator with a formatted reason (as `anyhow::bail!` does).
+macro_rules! no_kernel {
+    ($($arg:tt)*) => {
+        return Err($crate::codegen::NoKernel::new(format!($($arg)*)))
+    };
+}
+pub(crate) use no_kernel;
 
 /// What a generator sees of one kernel.
 pub(crate) struct Ctx<'a> {
@@ -18,15 +28,25 @@ pub(crate) struct Ctx<'a> {
     pub node: &'a Node,
     /// The IR.
     pub graph: &'a Graph,
+    /// The code generator's tuning.
+    pub tuning: &'a WebGpuTuning,
 }
 
 impl Ctx<'_> {
-    pub fn input(&self, slot: usize) -> Option<&TensorDesc> {
-        self.tensors.get(*self.kernel.inputs.get(slot)? as usize)
+    /// The tensor of input `slot`.
+    pub fn input(&self, slot: usize) -> Result<&TensorDesc, NoKernel> {
+        match self.kernel.inputs.get(slot).and_then(|&t| self.tensors.get(t as usize)) {
+            Some(t) => Ok(t),
+            None => no_kernel!("{} inputs, input {slot} expected", self.kernel.inputs.len()),
+        }
     }
 
-    pub fn output(&self) -> Option<&TensorDesc> {
-        self.tensors.get(*self.kernel.outputs.first()? as usize)
+    /// The tensor of the first output.
+    pub fn output(&self) -> Result<&TensorDesc, NoKernel> {
+        match self.kernel.outputs.first().and_then(|&t| self.tensors.get(t as usize)) {
+            Some(t) => Ok(t),
+            None => no_kernel!("no output tensor"),
+        }
     }
 
     /// The value of input `slot` when it is a one-element f32 constant: inlined as a literal instead of bound.
@@ -38,13 +58,16 @@ impl Ctx<'_> {
         t.to_vec::<f32>().ok()?.first().copied()
     }
 
-    /// True when every input and the output are f32.
-    pub fn all_f32(&self) -> bool {
-        self.kernel
-            .inputs
-            .iter()
-            .chain(&self.kernel.outputs)
-            .all(|&t| self.tensors.get(t as usize).is_some_and(|t| t.dtype == DType::F32))
+    /// Fails unless every input and output is f32.
+    pub fn require_f32(&self) -> Result<(), NoKernel> {
+        let dtype = |t: &TensorId| self.tensors.get(*t as usize).map(|t| t.dtype);
+        if self.kernel.inputs.iter().chain(&self.kernel.outputs).all(|t| dtype(t) == Some(DType::F32)) {
+            return Ok(());
+        }
+        let names = |ids: &[TensorId]| -> String {
+            ids.iter().map(|t| dtype(t).map_or("?", DType::name)).collect::<Vec<_>>().join(", ")
+        };
+        no_kernel!("f32 only (inputs {}; outputs {})", names(&self.kernel.inputs), names(&self.kernel.outputs))
     }
 }
 
@@ -67,27 +90,27 @@ pub(crate) struct Binder {
 impl Binder {
     /// Binds the kernel's inputs (except `skip` slots, e.g. inlined scalars) and its first output. Every binding's
     /// element type is `elem` until [`Binder::set_type`] says otherwise.
-    pub fn new(ctx: &Ctx, skip: &[usize], elem: &str) -> Option<Binder> {
+    pub fn new(ctx: &Ctx, skip: &[usize], elem: &str) -> Result<Binder, NoKernel> {
         let mut b = Binder { tensors: Vec::new(), slots: Vec::new(), output: 0 };
-        let bind = |b: &mut Binder, id: TensorId| -> Option<usize> {
+        let bind = |b: &mut Binder, id: TensorId| -> Result<usize, NoKernel> {
             if let Some(i) = b.tensors.iter().position(|t| t.0 == id) {
-                return Some(i);
+                return Ok(i);
             }
-            let t = ctx.tensors.get(id as usize)?;
+            let Some(t) = ctx.tensors.get(id as usize) else { no_kernel!("tensor {id} is not in the descriptor") };
             let writable = matches!(t.storage, Storage::Arena { .. });
             b.tensors.push((id, writable, elem.to_string()));
-            Some(b.tensors.len() - 1)
+            Ok(b.tensors.len() - 1)
         };
         for (slot, &id) in ctx.kernel.inputs.iter().enumerate() {
             let s = if skip.contains(&slot) { None } else { Some(bind(&mut b, id)?) };
             b.slots.push(s);
         }
-        let out = *ctx.kernel.outputs.first()?;
+        let Some(&out) = ctx.kernel.outputs.first() else { no_kernel!("no output tensor") };
         if b.tensors.iter().any(|t| t.0 == out) {
-            return None; // an output bound as an input would alias
+            no_kernel!("its output is also one of its inputs (the bindings would alias)");
         }
         b.output = bind(&mut b, out)?;
-        Some(b)
+        Ok(b)
     }
 
     /// The variable of input `slot`.
@@ -137,14 +160,17 @@ pub(crate) fn lit(v: f32) -> String {
     }
 }
 
-/// `{n}u`, or None when `n` does not fit a u32.
+/// `n` as a WGSL `u32` literal, `{n}u` (generators check the sizes first with [`fits_u32`]).
 pub(crate) fn u(n: u64) -> String {
     format!("{n}u")
 }
 
-/// True when every size fits u32 index arithmetic.
-pub(crate) fn fits_u32(sizes: &[u64]) -> bool {
-    sizes.iter().all(|&n| n < (1u64 << 31))
+/// Fails unless every size fits u32 index arithmetic (with room for signed offsets: below 2^31).
+pub(crate) fn fits_u32(sizes: &[u64]) -> Result<(), NoKernel> {
+    match sizes.iter().find(|&&n| n >= (1u64 << 31)) {
+        Some(n) => no_kernel!("a size of {n} elements exceeds u32 index arithmetic (2^31)"),
+        None => Ok(()),
+    }
 }
 
 /// Row-major strides.
@@ -186,10 +212,10 @@ pub(crate) fn with_helpers(body: &str) -> String {
     s
 }
 
-/// `fun(x)` where `x` is a plain identifier; None for functions this target does not generate.
-pub(crate) fn unary(fun: UnaryFn, x: &str) -> Option<String> {
+/// `fun(x)` where `x` is a plain identifier; `NoKernel` for functions this target does not generate.
+pub(crate) fn unary(fun: UnaryFn, x: &str) -> Result<String, NoKernel> {
     use UnaryFn::*;
-    Some(match fun {
+    Ok(match fun {
         Abs => format!("abs({x})"),
         Neg => format!("(-{x})"),
         Exp => format!("exp({x})"),
@@ -239,14 +265,16 @@ pub(crate) fn unary(fun: UnaryFn, x: &str) -> Option<String> {
         Shrink { bias, lambd } => {
             format!("select(select(0.0, {x} + {b}, {x} < -{l}), {x} - {b}, {x} > {l})", b = lit(bias), l = lit(lambd))
         }
-        Not | BitwiseNot | IsNaN | IsInf { .. } | UnaryFn::Unknown => return None,
+        Not | BitwiseNot | IsNaN | IsInf { .. } | UnaryFn::Unknown => {
+            no_kernel!("the unary function {fun:?} is not generated in WGSL")
+        }
     })
 }
 
-/// `fun(a, b)` on f32 where `a` and `b` are plain identifiers or literals; None for the others.
-pub(crate) fn binary(fun: BinaryFn, a: &str, b: &str) -> Option<String> {
+/// `fun(a, b)` on f32 where `a` and `b` are plain identifiers or literals; `NoKernel` for the others.
+pub(crate) fn binary(fun: BinaryFn, a: &str, b: &str) -> Result<String, NoKernel> {
     use BinaryFn::*;
-    Some(match fun {
+    Ok(match fun {
         Add => format!("({a} + {b})"),
         Sub => format!("({a} - {b})"),
         Mul => format!("({a} * {b})"),
@@ -257,25 +285,23 @@ pub(crate) fn binary(fun: BinaryFn, a: &str, b: &str) -> Option<String> {
         Mod => format!("({a} - {b} * floor({a} / {b}))"),
         FMod => format!("({a} - {b} * trunc({a} / {b}))"),
         PRelu => format!("select({a} * {b}, {a}, {a} >= 0.0)"),
-        _ => return None,
+        _ => no_kernel!("the binary function {fun:?} is not generated in WGSL (f32 arithmetic only)"),
     })
 }
 
 /// The flat index into a tensor of shape `inp` broadcast (numpy rules) to `out`, from the flat output index `i`.
-pub(crate) fn bcast_index(out: &[u64], inp: &[u64], i: &str) -> Option<String> {
-    if inp.len() > out.len() {
-        return None;
-    }
-    let pad = out.len() - inp.len();
-    let full: Vec<u64> = (0..out.len()).map(|a| if a < pad { 1 } else { inp[a - pad] }).collect();
-    if full.iter().zip(out).any(|(&f, &o)| f != o && f != 1) {
-        return None;
-    }
+pub(crate) fn bcast_index(out: &[u64], inp: &[u64], i: &str) -> Result<String, NoKernel> {
+    let pad = out.len().checked_sub(inp.len());
+    let full: Option<Vec<u64>> =
+        pad.map(|pad| (0..out.len()).map(|a| if a < pad { 1 } else { inp[a - pad] }).collect());
+    let Some(full) = full.filter(|full| full.iter().zip(out).all(|(&f, &o)| f == o || f == 1)) else {
+        no_kernel!("an input of shape {inp:?} does not broadcast to {out:?}")
+    };
     if full == out {
-        return Some(i.to_string());
+        return Ok(i.to_string());
     }
     if numel(&full) == 1 {
-        return Some("0u".into());
+        return Ok("0u".into());
     }
     // Merge neighbouring axes that are both kept or both broadcast.
     let mut axes: Vec<(u64, bool)> = Vec::new(); // (extent, kept)
@@ -309,19 +335,19 @@ pub(crate) fn bcast_index(out: &[u64], inp: &[u64], i: &str) -> Option<String> {
         terms.push(t);
         k += 1;
     }
-    Some(terms.join(" + "))
+    Ok(terms.join(" + "))
 }
 
 /// The statements applying `steps` to the f32 variable `acc` at flat output index `idx` of a tensor of shape `out`;
-/// `operand(k)` names the variable bound to kernel input `k` (None: the input is not bound, e.g. an inlined scalar,
-/// whose value `scalar(k)` gives).
+/// `operand(k)` names the variable bound to kernel input `k` (a one-element constant is inlined as a literal
+/// instead).
 pub(crate) fn steps_code(
     ctx: &Ctx,
     steps: &[EpilogueStep],
     out: &[u64],
     idx: &str,
     operand: &dyn Fn(usize) -> String,
-) -> Option<String> {
+) -> Result<String, NoKernel> {
     let mut s = String::new();
     for (n, step) in steps.iter().enumerate() {
         match step {
@@ -341,10 +367,10 @@ pub(crate) fn steps_code(
                 let e = if *operand_first { binary(*fun, &t, "acc")? } else { binary(*fun, "acc", &t)? };
                 let _ = writeln!(s, "        acc = {e};");
             }
-            EpilogueStep::Unknown => return None,
+            EpilogueStep::Unknown => no_kernel!("an epilogue step of a kind this converter does not know"),
         }
     }
-    Some(s)
+    Ok(s)
 }
 
 /// Inputs named by epilogue steps.
