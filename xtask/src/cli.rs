@@ -352,6 +352,8 @@ pub fn test(args: TestArgs) -> Result<()> {
     if !status.success() {
         bail!("wdnn-runner-webgpu does not build for wasm32-unknown-unknown ({status})");
     }
+    // The independent Python reader matches the Rust fallback and refuses damaged bundles (SPEC.md).
+    crate::reader::check(&repo_root())?;
     // The conformance gate on every backend that runs here; regenerates CONFORMANCE.md.
     crate::conformance::conformance(crate::conformance::ConformanceArgs::gate())
 }

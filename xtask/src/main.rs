@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod image_input;
 mod npy;
+mod reader;
 
 use std::path::{Path, PathBuf};
 

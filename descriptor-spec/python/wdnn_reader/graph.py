@@ -191,4 +191,6 @@ def validate(g, where):
         if p is not None and p.known and p.fields["shader"] >= len(g.shaders):
             bad(f"kernel `{k.name}` uses shader {p.fields['shader']} out of range")
         if p is not None and not p.known:
-            raise UnknownPayload(where, f"kernel `{k.name}` has payload kind `{p.kind}`, which this reader does not know")
+            raise UnknownPayload(
+                where, f"kernel `{k.name}` has payload kind `{p.kind}`, which this reader does not know"
+            )

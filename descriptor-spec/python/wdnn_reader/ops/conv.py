@@ -3,7 +3,7 @@
 import numpy as np
 
 from .elementwise import apply_steps, finish
-from .layout import from_channels_last, to_channels_last
+from .layout import from_channels_last, per_axis, split_pads, to_channels_last
 
 
 def _bias(op, ins):
@@ -52,8 +52,9 @@ def k_conv(op, ins, outs):
     if cl:
         x = from_channels_last(x)
     nchw = from_channels_last(np.empty(out_shape, np.uint8)).shape if cl else out_shape
-    acc = conv_nchw(x.astype(np.float32), w.astype(np.float32), op["group"], op["strides"], op["dilations"],
-                    op["pads"], nchw[2:])
+    r = w.ndim - 2
+    acc = conv_nchw(x.astype(np.float32), w.astype(np.float32), op["group"], per_axis(op["strides"], r, 1, "strides"),
+                    per_axis(op["dilations"], r, 1, "dilations"), split_pads(op["pads"], r), nchw[2:])
     b = _bias(op, ins)
     if b is not None:
         acc = acc + b.astype(np.float32).reshape((1, -1) + (1,) * (acc.ndim - 2))
@@ -96,8 +97,10 @@ def k_conv_transpose(op, ins, outs):
     if cl:
         x = from_channels_last(x)
     nchw = from_channels_last(np.empty(out_shape, np.uint8)).shape if cl else out_shape
-    acc = conv_transpose_nchw(x.astype(np.float32), w.astype(np.float32), op["group"], op["strides"],
-                              op["dilations"], op["pads"], nchw[2:])
+    r = w.ndim - 2
+    acc = conv_transpose_nchw(x.astype(np.float32), w.astype(np.float32), op["group"],
+                              per_axis(op["strides"], r, 1, "strides"), per_axis(op["dilations"], r, 1, "dilations"),
+                              split_pads(op["pads"], r), nchw[2:])
     b = _bias(op, ins)
     if b is not None:
         acc = acc + b.astype(np.float32).reshape((1, -1) + (1,) * (acc.ndim - 2))

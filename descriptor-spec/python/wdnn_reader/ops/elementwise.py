@@ -43,10 +43,18 @@ def unary(fun, x):
         if n == "IsInf":
             return (np.isposinf(x) & a["detect_positive"]) | (np.isneginf(x) & a["detect_negative"])
         if n == "Relu":
-            return np.where(x > 0, x, x.dtype.type(0)) if x.dtype.kind == "f" else np.maximum(x, 0)
+            return np.where(x < 0, x.dtype.type(0), x)
         if n == "Clip":
-            lo, hi = _f(x, a["min"]), _f(x, a["max"])
-            return np.minimum(np.maximum(x, lo), hi)
+            # Below min gives min, above max gives max, anything else (NaN too) passes; for integer tensors the
+            # f32 bounds saturate to the type's range.
+            lo, hi = a["min"], a["max"]
+            if x.dtype.kind in "iu":
+                info = np.iinfo(x.dtype)
+                lo = x.dtype.type(min(max(lo, info.min), info.max)) if not math.isnan(lo) else x.dtype.type(0)
+                hi = x.dtype.type(min(max(hi, info.min), info.max)) if not math.isnan(hi) else x.dtype.type(0)
+            else:
+                lo, hi = _f(x, lo), _f(x, hi)
+            return np.where(x < lo, lo, np.where(x > hi, hi, x))
         x = _float(x)
         one = _f(x, 1)
         table = {

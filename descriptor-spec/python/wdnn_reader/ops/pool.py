@@ -3,7 +3,7 @@
 import numpy as np
 
 from .elementwise import finish
-from .layout import from_channels_last, to_channels_last
+from .layout import from_channels_last, per_axis, split_pads, to_channels_last
 
 
 def _windows(xp, k, strides, dilations, out_spatial):
@@ -38,9 +38,15 @@ def _pooled(op, ins, outs, compute):
     return [finish(y, outs[0])]
 
 
+def _window_attrs(op):
+    k = op["kernel_shape"]
+    r = len(k)
+    strides = per_axis(op["strides"], r, 1, "strides")
+    return k, strides, per_axis(op["dilations"], r, 1, "dilations"), split_pads(op["pads"], r)
+
+
 def k_max_pool(op, ins, outs):
-    k, strides, pads = op["kernel_shape"], op["strides"], op["pads"]
-    dilations = op["dilations"] or [1] * len(k)
+    k, strides, dilations, pads = _window_attrs(op)
 
     def compute(x, out_spatial):
         lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -54,8 +60,7 @@ def k_max_pool(op, ins, outs):
 
 
 def k_average_pool(op, ins, outs):
-    k, strides, pads = op["kernel_shape"], op["strides"], op["pads"]
-    dilations = op["dilations"] or [1] * len(k)
+    k, strides, dilations, pads = _window_attrs(op)
     r = len(k)
 
     def compute(x, out_spatial):

@@ -1,0 +1,39 @@
+//! The independent Python reader of the descriptor format (`descriptor-spec/python`), as a step of `cargo xtask
+//! test`: its unit tests, then `run_checks.py`, which converts the fixture models, runs each bundle on the Rust
+//! fallback (through this very binary) and on the reader, and fails when they differ by more than 1e-5 rel. L2 or
+//! when the reader does not refuse a damaged bundle with the class SPEC.md prescribes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The reader's venv, made by `fixtures/scripts/setup_cache.sh` (section 4).
+fn python(root: &Path) -> PathBuf {
+    let cache = std::env::var_os("WDNN_CACHE").map(PathBuf::from).unwrap_or_else(|| root.join(".cache"));
+    cache.join("reader-venv/bin/python")
+}
+
+/// Runs the reader's unit tests and `run_checks.py`.
+pub fn check(root: &Path) -> Result<()> {
+    let python = python(root);
+    if !python.exists() {
+        bail!("{} is missing: run `cargo xtask fixtures` first", python.display());
+    }
+    let dir = root.join("descriptor-spec/python");
+    let run = |what: &str, args: &[&std::ffi::OsStr]| -> Result<()> {
+        println!("reader: {what}");
+        let status = Command::new(&python)
+            .current_dir(&dir)
+            .args(args)
+            .status()
+            .with_context(|| format!("running {}", python.display()))?;
+        if !status.success() {
+            bail!("the independent reader's {what} failed ({status})");
+        }
+        Ok(())
+    };
+    run("unit tests", &["-m".as_ref(), "unittest".as_ref(), "discover".as_ref(), "-s".as_ref(), "tests".as_ref()])?;
+    let xtask = std::env::current_exe().context("locating the xtask binary")?;
+    run("checks against the Rust fallback", &["run_checks.py".as_ref(), "--xtask".as_ref(), xtask.as_os_str()])
+}
