@@ -15,6 +15,7 @@ mod error;
 pub mod graph;
 pub mod manifest;
 pub mod op;
+pub mod packing;
 pub mod weights;
 
 pub use container::FileKind;

@@ -1,0 +1,244 @@
+//! Depthwise convolution (`groups = C = O`) over NHWC: each output channel is a `KH × KW` stencil of its own input
+//! channel, so there is no reduction across channels to feed a GEMM; the kernel vectorizes across channels instead.
+//!
+//! Weights are [depthwise blocks](wdnn_descriptor_spec::packing::depthwise_blocks) of [`CB`] = 8 channels (two
+//! vectors): a block's bias, then its taps. For every output pixel and block, two accumulators start from the bias
+//! and take one multiply-add per tap, then the epilogue and one store. Pixels whose whole window lies inside the
+//! image take a fully unrolled path for 3×3 and 5×5 kernels (any stride and dilation: the tap offsets are computed
+//! once per call); border pixels and other kernel sizes take the generic path, which skips taps in the padding.
+//! Work tiles are output rows.
+
+use core::ops::Range;
+
+use super::ConvGeometry;
+use crate::epilogue::Epilogue;
+use crate::simd::{F32x4, LANES};
+
+/// Channels per weight block.
+pub const CB: usize = 8;
+
+/// # Safety
+/// `x`, `packed` and `y` must be as long as [`super::Conv2d::run`] checks, for a depthwise `g`.
+pub(super) unsafe fn run(
+    g: &ConvGeometry,
+    (oh, ow): (usize, usize),
+    x: &[f32],
+    packed: &[f32],
+    y: &mut [f32],
+    epilogue: &Epilogue,
+    tiles: Range<usize>,
+) {
+    let c = g.in_c;
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    let (pt, pl) = (g.pads[0], g.pads[1]);
+    // Tap offsets from a window's top-left input pixel, in values.
+    let offsets: Vec<usize> = (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky * dh * g.in_w + kx * dw) * c)).collect();
+    // Output columns whose window lies inside the image horizontally.
+    let span_w = (kw - 1) * dw;
+    let ox_lo = pl.div_ceil(sw).min(ow);
+    let ox_hi = if g.in_w + pl > span_w { ((g.in_w - 1 + pl - span_w) / sw + 1).min(ow) } else { 0 };
+    let image = g.in_h * g.in_w * c;
+    let off9: [usize; 9] = core::array::from_fn(|t| offsets.get(t).copied().unwrap_or(0));
+    let off25: [usize; 25] = core::array::from_fn(|t| offsets.get(t).copied().unwrap_or(0));
+    for t in tiles {
+        let (img, oy) = (t / oh, t % oh);
+        let xi = x[img * image..].as_ptr();
+        let top = (oy * sh) as isize - pt as isize;
+        let rows_inside = top >= 0 && (top as usize + (kh - 1) * dh) < g.in_h;
+        for ox in 0..ow {
+            let m = (img * oh + oy) * ow + ox;
+            // SAFETY: `m` is an output pixel; every tap read is inside the image (checked by the path taken).
+            unsafe {
+                let out = y.as_mut_ptr().add(m * c);
+                let left = (ox * sw) as isize - pl as isize;
+                if rows_inside && (ox_lo..ox_hi).contains(&ox) {
+                    let origin = xi.add((top as usize * g.in_w + left as usize) * c);
+                    match (kh, kw) {
+                        (3, 3) => pixel::<9>(origin, &off9, c, packed, out, epilogue, m),
+                        (5, 5) => pixel::<25>(origin, &off25, c, packed, out, epilogue, m),
+                        _ => border_pixel(g, xi, top, left, c, packed, out, epilogue, m),
+                    }
+                } else {
+                    border_pixel(g, xi, top, left, c, packed, out, epilogue, m);
+                }
+            }
+        }
+    }
+}
+
+/// One output pixel whose `TAPS` taps are all inside the image, at `origin + offsets[t]`.
+#[inline(never)]
+unsafe fn pixel<const TAPS: usize>(
+    origin: *const f32,
+    offsets: &[usize; TAPS],
+    c: usize,
+    packed: &[f32],
+    out: *mut f32,
+    epilogue: &Epilogue,
+    m: usize,
+) {
+    let block_len = CB * (1 + TAPS);
+    let full = c / CB;
+    let mut w = packed.as_ptr();
+    // SAFETY (whole body): the caller guarantees the taps; blocks and outputs cover `c` channels.
+    unsafe {
+        for b in 0..full {
+            let (mut a0, mut a1) = (F32x4::load(w), F32x4::load(w.add(LANES)));
+            let src = origin.add(b * CB);
+            for (t, &off) in offsets.iter().enumerate() {
+                let wt = w.add(CB * (1 + t));
+                a0 = F32x4::load(src.add(off)).mul_add(F32x4::load(wt), a0);
+                a1 = F32x4::load(src.add(off + LANES)).mul_add(F32x4::load(wt.add(LANES)), a1);
+            }
+            let n = b * CB;
+            epilogue.apply(a0, m, n, LANES).store(out.add(n));
+            epilogue.apply(a1, m, n + LANES, LANES).store(out.add(n + LANES));
+            w = w.add(block_len);
+        }
+        if full * CB < c {
+            let taps = offsets.map(|off| origin.add(off + full * CB));
+            tail_block(&taps, full * CB, c, w, out, epilogue, m);
+        }
+    }
+}
+
+/// The last, partial block (`c` not a multiple of [`CB`]) from channel `n0`: partial loads and stores, tap `t`
+/// read at `taps[t]` (its pixel's channel `n0`, or a row of zeros).
+#[inline(never)]
+unsafe fn tail_block(
+    taps: &[*const f32],
+    n0: usize,
+    c: usize,
+    w: *const f32,
+    out: *mut f32,
+    epilogue: &Epilogue,
+    m: usize,
+) {
+    let valid = c - n0;
+    // SAFETY: each tap pointer has `valid` readable values; `out` has `c` values.
+    unsafe {
+        for h in 0..CB / LANES {
+            if h * LANES >= valid {
+                break;
+            }
+            let lanes = (valid - h * LANES).min(LANES);
+            let mut acc = F32x4::load(w.add(h * LANES));
+            for (t, &p) in taps.iter().enumerate() {
+                let xv = F32x4::load_partial(core::slice::from_raw_parts(p.add(h * LANES), lanes));
+                acc = xv.mul_add(F32x4::load(w.add(CB * (1 + t) + h * LANES)), acc);
+            }
+            let n = n0 + h * LANES;
+            epilogue.apply(acc, m, n, lanes).store_partial(core::slice::from_raw_parts_mut(out.add(n), lanes));
+        }
+    }
+}
+
+/// One output pixel of any kernel size, skipping taps in the padding. The window's top-left corner is at input
+/// `(top, left)`, possibly outside the image.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn border_pixel(
+    g: &ConvGeometry,
+    image: *const f32,
+    top: isize,
+    left: isize,
+    c: usize,
+    packed: &[f32],
+    out: *mut f32,
+    epilogue: &Epilogue,
+    m: usize,
+) {
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let taps = kh * kw;
+    let block_len = CB * (1 + taps);
+    // Tap pointers, null in the padding: at most a 7×7 window on the stack, a vector beyond.
+    let mut small = [core::ptr::null::<f32>(); 49];
+    let mut large = Vec::new();
+    let tap_ptrs: &mut [*const f32] = if taps <= small.len() {
+        &mut small[..taps]
+    } else {
+        large.resize(taps, core::ptr::null());
+        &mut large
+    };
+    for ky in 0..kh {
+        let iy = top + (ky * g.dilation[0]) as isize;
+        for kx in 0..kw {
+            let ix = left + (kx * g.dilation[1]) as isize;
+            if iy >= 0 && (iy as usize) < g.in_h && ix >= 0 && (ix as usize) < g.in_w {
+                // SAFETY: (iy, ix) is inside the image.
+                tap_ptrs[ky * kw + kx] = unsafe { image.add((iy as usize * g.in_w + ix as usize) * c) };
+            }
+        }
+    }
+    let full = c / CB;
+    let mut w = packed.as_ptr();
+    // SAFETY: non-null taps are pixels of `c` channels; blocks and outputs cover `c` channels.
+    unsafe {
+        for b in 0..full {
+            let (mut a0, mut a1) = (F32x4::load(w), F32x4::load(w.add(LANES)));
+            for (t, &p) in tap_ptrs.iter().enumerate() {
+                if !p.is_null() {
+                    let (src, wt) = (p.add(b * CB), w.add(CB * (1 + t)));
+                    a0 = F32x4::load(src).mul_add(F32x4::load(wt), a0);
+                    a1 = F32x4::load(src.add(LANES)).mul_add(F32x4::load(wt.add(LANES)), a1);
+                }
+            }
+            let n = b * CB;
+            epilogue.apply(a0, m, n, LANES).store(out.add(n));
+            epilogue.apply(a1, m, n + LANES, LANES).store(out.add(n + LANES));
+            w = w.add(block_len);
+        }
+        if full * CB < c {
+            // Taps in the padding read a row of zeros instead.
+            let zeros = [0.0f32; CB];
+            for p in tap_ptrs.iter_mut() {
+                *p = if p.is_null() { zeros.as_ptr() } else { p.add(full * CB) };
+            }
+            tail_block(tap_ptrs, full * CB, c, w, out, epilogue, m);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Algorithm;
+    use super::super::tests::check;
+    use crate::testing::{ConvCase, Rng};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn dw(h: usize, w: usize, c: usize, k: usize, stride: usize, pad: usize) -> ConvCase {
+        ConvCase { h, w, c, o: c, kh: k, kw: k, stride: (stride, stride), dilation: (1, 1), pads: [pad; 4], groups: c }
+    }
+
+    #[test]
+    fn fast_paths_3x3_and_5x5_with_strides_and_channel_tails() {
+        let mut rng = Rng::new(21);
+        for c in [8, 16, 13, 4, 3, 40] {
+            for (k, stride) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+                let case = dw(11, 9, c, k, stride, k / 2);
+                check(&case, 1, Algorithm::Depthwise, 1e-6, &mut rng);
+            }
+        }
+    }
+
+    #[test]
+    fn generic_path_for_other_kernels_pads_and_dilations() {
+        let mut rng = Rng::new(22);
+        let cases = [
+            ConvCase { kh: 1, kw: 7, pads: [0, 3, 0, 3], ..dw(6, 12, 12, 1, 1, 0) },
+            ConvCase { dilation: (2, 2), pads: [2; 4], ..dw(9, 9, 9, 3, 1, 0) },
+            ConvCase { pads: [0, 1, 2, 0], ..dw(7, 8, 16, 3, 2, 0) },
+            dw(5, 5, 24, 7, 1, 3),
+            dw(4, 4, 8, 3, 1, 0),
+            dw(3, 3, 5, 9, 1, 4),
+        ];
+        for case in &cases {
+            for batch in [1, 2] {
+                check(case, batch, Algorithm::Depthwise, 1e-6, &mut rng);
+            }
+        }
+    }
+}
