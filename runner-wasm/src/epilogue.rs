@@ -288,6 +288,9 @@ pub enum Step<'a> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Epilogue<'a> {
     steps: &'a [Step<'a>],
+    /// When every step is a `Relu` or `Clip`: their composition, one clamp `[lo, hi]` that kernels apply in
+    /// registers instead of calling out to the general path.
+    clamp: Option<(f32, f32)>,
 }
 
 /// An epilogue operand too short for the output it is fused into.
@@ -304,7 +307,7 @@ pub struct OperandTooShort {
 
 impl<'a> Epilogue<'a> {
     /// No steps.
-    pub const NONE: Epilogue<'static> = Epilogue { steps: &[] };
+    pub const NONE: Epilogue<'static> = Epilogue { steps: &[], clamp: None };
 
     /// An epilogue of `steps` for an `[m, n]` output, checked so that applying it never reads out of bounds.
     pub fn new(steps: &'a [Step<'a>], m: usize, n: usize) -> Result<Self, OperandTooShort> {
@@ -315,7 +318,40 @@ impl<'a> Epilogue<'a> {
                 return Err(OperandTooShort { step: i, m, n });
             }
         }
-        Ok(Self { steps })
+        Ok(Self { steps, clamp: Self::as_clamp(steps) })
+    }
+
+    /// A chain of `Relu`/`Clip` steps as one clamp: a composition of clamps is the clamp between the images of
+    /// −∞ and +∞.
+    fn as_clamp(steps: &[Step]) -> Option<(f32, f32)> {
+        if steps.is_empty() {
+            return None;
+        }
+        let (mut lo, mut hi) = (f32::NEG_INFINITY, f32::INFINITY);
+        for s in steps {
+            let (a, b) = match s {
+                Step::Unary(f) => match f.fun() {
+                    UnaryFn::Relu => (0.0, f32::INFINITY),
+                    UnaryFn::Clip { min, max } if min <= max => (min, max),
+                    _ => return None,
+                },
+                Step::Binary { .. } => return None,
+            };
+            (lo, hi) = (lo.max(a).min(b), hi.max(a).min(b));
+        }
+        Some((lo, hi))
+    }
+
+    /// The epilogue as one clamp `[lo, hi]`, when it is only `Relu`/`Clip` steps (see [`Epilogue::clamp_vec`]).
+    pub fn clamp(&self) -> Option<(f32, f32)> {
+        self.clamp
+    }
+
+    /// `min(max(v, lo), hi)` with the pseudo-min/max of `Relu` and `Clip`, bit for bit what [`Epilogue::apply`]
+    /// computes for such an epilogue.
+    #[inline(always)]
+    pub fn clamp_vec(v: F32x4, (lo, hi): (f32, f32)) -> F32x4 {
+        F32x4::splat(lo).max(v).min(F32x4::splat(hi))
     }
 
     /// Whether there is nothing to do.
@@ -375,7 +411,9 @@ impl<'a> Epilogue<'a> {
         }
     }
 
-    /// Applies the steps to a contiguous run of row `m` (columns `n0 ..`), in place.
+    /// Applies the steps to a contiguous run of row `m` (columns `n0 ..`), in place. Out of line, so that kernels
+    /// which store first and then run the epilogue stay small.
+    #[inline(never)]
     pub fn apply_row(&self, row: &mut [f32], m: usize, n0: usize) {
         if self.is_empty() {
             return;
@@ -485,9 +523,27 @@ mod tests {
         assert_eq!(row, [6.0, 5.0, 2.0, -3.0, -10.0, 11.0]);
         let mut tile = [[F32x4::splat(1.0); 2]; 2];
         ep.apply_tile(&mut tile, 0, 2, 2, 4);
+        assert_eq!(ep.clamp(), None);
         assert_eq!(tile[0][0].to_array(), [-1.0, -1.0, -1.0, -1.0]);
         assert_eq!(tile[1][0].to_array(), [5.0, 5.0, 5.0, 5.0]);
         assert!(Epilogue::new(&steps, 3, 6).is_err());
+    }
+
+    #[test]
+    fn relu_and_clip_chains_become_one_clamp() {
+        let relu = Step::Unary(VectorUnary::new(UnaryFn::Relu).unwrap());
+        let clip = |min, max| Step::Unary(VectorUnary::new(UnaryFn::Clip { min, max }).unwrap());
+        let steps = [relu, clip(-1.0, 6.0)];
+        let ep = Epilogue::new(&steps, 1, 8).unwrap();
+        assert_eq!(ep.clamp(), Some((0.0, 6.0)));
+        let x = F32x4::from_array([-3.0, 2.0, 7.0, f32::NAN]);
+        let (a, b) = (ep.apply(x, 0, 0, 4).to_array(), Epilogue::clamp_vec(x, (0.0, 6.0)).to_array());
+        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+        let steps = [clip(2.0, 3.0), clip(4.0, 5.0)];
+        assert_eq!(Epilogue::new(&steps, 1, 1).unwrap().clamp(), Some((4.0, 4.0)));
+        assert_eq!(Epilogue::NONE.clamp(), None);
+        let steps = [relu, Step::Unary(VectorUnary::new(UnaryFn::Sigmoid).unwrap())];
+        assert_eq!(Epilogue::new(&steps, 1, 1).unwrap().clamp(), None);
     }
 
     #[test]

@@ -222,13 +222,18 @@ unsafe fn panels_of<const R0: usize, R: Rows, const SHUFFLE: bool>(
 ) {
     let n_rows = (shape.m - m0).min(R0);
     let panel_len = (shape.k + 1) * NR;
+    let clamp = epilogue.clamp();
     for p in panels {
         // SAFETY: the panel lies inside `packed`; rows and output are the caller's contract.
         unsafe {
             let mut acc = micro_kernel::<R0, R, SHUFFLE>(rows, m0, n_rows, packed.add(p * panel_len));
             let n0 = p * NR;
             let cols = (shape.n - n0).min(NR);
-            if !epilogue.is_empty() {
+            if let Some(c) = clamp {
+                for v in acc.iter_mut().flatten() {
+                    *v = Epilogue::clamp_vec(*v, c);
+                }
+            } else if !epilogue.is_empty() {
                 epilogue.apply_tile(&mut acc, out.row0 + m0, n_rows, out.col0 + n0, cols);
             }
             store_tile(&acc, out, m0, n_rows, n0, cols);
@@ -465,6 +470,13 @@ mod tests {
             .map(|(v, &r)| v.max(0.0) + r as f64)
             .collect();
         assert_close(&c, &want, 1e-6, "gemm + relu + residual");
+        // Relu then Clip is one in-register clamp.
+        let steps = [steps[0], Step::Unary(VectorUnary::new(UnaryFn::Clip { min: -1.0, max: 0.5 }).unwrap())];
+        let ep = Epilogue::new(&steps, m, n).unwrap();
+        assert_eq!(ep.clamp(), Some((0.0, 0.5)));
+        gemm.run(&a, k, &packed, &mut c, n, &ep, 0..gemm.tiles()).unwrap();
+        let want: Vec<f64> = reference(&a, k, &b, &bias, m, n, k).into_iter().map(|v| v.clamp(0.0, 0.5)).collect();
+        assert_close(&c, &want, 1e-6, "gemm + relu + clip");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub(super) unsafe fn run(
     let ox_lo = pl.div_ceil(sw).min(ow);
     let ox_hi = if g.in_w + pl > span_w { ((g.in_w - 1 + pl - span_w) / sw + 1).min(ow) } else { 0 };
     let image = g.in_h * g.in_w * c;
+    // Relu/Clip run in registers; any other epilogue runs over each stored pixel.
+    let clamp = epilogue.clamp();
+    let general = clamp.is_none() && !epilogue.is_empty();
     let off9: [usize; 9] = core::array::from_fn(|t| offsets.get(t).copied().unwrap_or(0));
     let off25: [usize; 25] = core::array::from_fn(|t| offsets.get(t).copied().unwrap_or(0));
     for t in tiles {
@@ -47,60 +50,110 @@ pub(super) unsafe fn run(
         let xi = x[img * image..].as_ptr();
         let top = (oy * sh) as isize - pt as isize;
         let rows_inside = top >= 0 && (top as usize + (kh - 1) * dh) < g.in_h;
-        for ox in 0..ow {
-            let m = (img * oh + oy) * ow + ox;
-            // SAFETY: `m` is an output pixel; every tap read is inside the image (checked by the path taken).
+        let row0 = (img * oh + oy) * ow;
+        let fast = rows_inside && ox_lo < ox_hi && matches!((kh, kw), (3, 3) | (5, 5));
+        let (seg_lo, seg_hi) = if fast { (ox_lo, ox_hi) } else { (ow, ow) };
+        for ox in (0..ow).filter(|ox| !(seg_lo..seg_hi).contains(ox)) {
+            let left = (ox * sw) as isize - pl as isize;
+            // SAFETY: `row0 + ox` is an output pixel; the border path reads only taps inside the image.
+            unsafe { border_pixel(g, xi, top, left, c, packed, y.as_mut_ptr().add((row0 + ox) * c), clamp) };
+        }
+        if seg_lo < seg_hi {
+            let left = seg_lo * sw - pl;
+            // SAFETY: every window of the segment lies inside the image (rows_inside, ox_lo..ox_hi).
             unsafe {
-                let out = y.as_mut_ptr().add(m * c);
-                let left = (ox * sw) as isize - pl as isize;
-                if rows_inside && (ox_lo..ox_hi).contains(&ox) {
-                    let origin = xi.add((top as usize * g.in_w + left as usize) * c);
-                    match (kh, kw) {
-                        (3, 3) => pixel::<9>(origin, &off9, c, packed, out, epilogue, m),
-                        (5, 5) => pixel::<25>(origin, &off25, c, packed, out, epilogue, m),
-                        _ => border_pixel(g, xi, top, left, c, packed, out, epilogue, m),
+                let origin = xi.add((top as usize * g.in_w + left) * c);
+                let out = y.as_mut_ptr().add((row0 + seg_lo) * c);
+                let seg = Segment { origin, step: sw * c, count: seg_hi - seg_lo, c, out };
+                match (kh, kw) {
+                    (3, 3) => seg.run::<9>(&off9, packed, clamp),
+                    _ => seg.run::<25>(&off25, packed, clamp),
+                }
+            }
+        }
+        if general {
+            for m in row0..row0 + ow {
+                epilogue.apply_row(&mut y[m * c..(m + 1) * c], m, 0);
+            }
+        }
+    }
+}
+
+/// A run of output pixels of one row whose windows lie wholly inside the image: pixel `i`'s window starts at
+/// `origin + i · step` and its output at `out + i · c`.
+struct Segment {
+    origin: *const f32,
+    step: usize,
+    count: usize,
+    c: usize,
+    out: *mut f32,
+}
+
+impl Segment {
+    /// Block by block, four pixels at a time: each tap's weights are loaded once for all four, and the address
+    /// arithmetic of a tap is shared by eight multiply-adds.
+    #[inline(never)]
+    unsafe fn run<const TAPS: usize>(&self, offsets: &[usize; TAPS], packed: &[f32], clamp: Option<(f32, f32)>) {
+        let block_len = CB * (1 + TAPS);
+        let full = self.c / CB;
+        let (s1, s2, s3) = (self.step, 2 * self.step, 3 * self.step);
+        // SAFETY (whole body): the caller guarantees every tap of every pixel; blocks and outputs cover `c`.
+        unsafe {
+            for b in 0..full {
+                let w = packed.as_ptr().add(b * block_len);
+                let bias = [F32x4::load(w), F32x4::load(w.add(LANES))];
+                let mut i = 0;
+                while i + 4 <= self.count {
+                    let a = self.origin.add(i * self.step + b * CB);
+                    let mut acc = [bias; 4];
+                    for (t, &off) in offsets.iter().enumerate() {
+                        let wt = w.add(CB * (1 + t));
+                        let (w0, w1) = (F32x4::load(wt), F32x4::load(wt.add(LANES)));
+                        let p = a.add(off);
+                        for (acc, q) in acc.iter_mut().zip([p, p.add(s1), p.add(s2), p.add(s3)]) {
+                            acc[0] = F32x4::load(q).mul_add(w0, acc[0]);
+                            acc[1] = F32x4::load(q.add(LANES)).mul_add(w1, acc[1]);
+                        }
                     }
-                } else {
-                    border_pixel(g, xi, top, left, c, packed, out, epilogue, m);
+                    for (j, acc) in acc.iter().enumerate() {
+                        let out = self.out.add((i + j) * self.c + b * CB);
+                        activate(acc[0], clamp).store(out);
+                        activate(acc[1], clamp).store(out.add(LANES));
+                    }
+                    i += 4;
+                }
+                while i < self.count {
+                    let a = self.origin.add(i * self.step + b * CB);
+                    let [mut a0, mut a1] = bias;
+                    for (t, &off) in offsets.iter().enumerate() {
+                        let wt = w.add(CB * (1 + t));
+                        a0 = F32x4::load(a.add(off)).mul_add(F32x4::load(wt), a0);
+                        a1 = F32x4::load(a.add(off + LANES)).mul_add(F32x4::load(wt.add(LANES)), a1);
+                    }
+                    let out = self.out.add(i * self.c + b * CB);
+                    activate(a0, clamp).store(out);
+                    activate(a1, clamp).store(out.add(LANES));
+                    i += 1;
+                }
+            }
+            if full * CB < self.c {
+                let w = packed.as_ptr().add(full * block_len);
+                for i in 0..self.count {
+                    let origin = self.origin.add(i * self.step + full * CB);
+                    let taps = offsets.map(|off| origin.add(off));
+                    tail_block(&taps, full * CB, self.c, w, self.out.add(i * self.c), clamp);
                 }
             }
         }
     }
 }
 
-/// One output pixel whose `TAPS` taps are all inside the image, at `origin + offsets[t]`.
-#[inline(never)]
-unsafe fn pixel<const TAPS: usize>(
-    origin: *const f32,
-    offsets: &[usize; TAPS],
-    c: usize,
-    packed: &[f32],
-    out: *mut f32,
-    epilogue: &Epilogue,
-    m: usize,
-) {
-    let block_len = CB * (1 + TAPS);
-    let full = c / CB;
-    let mut w = packed.as_ptr();
-    // SAFETY (whole body): the caller guarantees the taps; blocks and outputs cover `c` channels.
-    unsafe {
-        for b in 0..full {
-            let (mut a0, mut a1) = (F32x4::load(w), F32x4::load(w.add(LANES)));
-            let src = origin.add(b * CB);
-            for (t, &off) in offsets.iter().enumerate() {
-                let wt = w.add(CB * (1 + t));
-                a0 = F32x4::load(src.add(off)).mul_add(F32x4::load(wt), a0);
-                a1 = F32x4::load(src.add(off + LANES)).mul_add(F32x4::load(wt.add(LANES)), a1);
-            }
-            let n = b * CB;
-            epilogue.apply(a0, m, n, LANES).store(out.add(n));
-            epilogue.apply(a1, m, n + LANES, LANES).store(out.add(n + LANES));
-            w = w.add(block_len);
-        }
-        if full * CB < c {
-            let taps = offsets.map(|off| origin.add(off + full * CB));
-            tail_block(&taps, full * CB, c, w, out, epilogue, m);
-        }
+/// The in-register part of the epilogue: a clamp, or nothing.
+#[inline(always)]
+fn activate(v: F32x4, clamp: Option<(f32, f32)>) -> F32x4 {
+    match clamp {
+        Some(c) => Epilogue::clamp_vec(v, c),
+        None => v,
     }
 }
 
@@ -113,8 +166,7 @@ unsafe fn tail_block(
     c: usize,
     w: *const f32,
     out: *mut f32,
-    epilogue: &Epilogue,
-    m: usize,
+    clamp: Option<(f32, f32)>,
 ) {
     let valid = c - n0;
     // SAFETY: each tap pointer has `valid` readable values; `out` has `c` values.
@@ -130,14 +182,13 @@ unsafe fn tail_block(
                 acc = xv.mul_add(F32x4::load(w.add(CB * (1 + t) + h * LANES)), acc);
             }
             let n = n0 + h * LANES;
-            epilogue.apply(acc, m, n, lanes).store_partial(core::slice::from_raw_parts_mut(out.add(n), lanes));
+            activate(acc, clamp).store_partial(core::slice::from_raw_parts_mut(out.add(n), lanes));
         }
     }
 }
 
 /// One output pixel of any kernel size, skipping taps in the padding. The window's top-left corner is at input
 /// `(top, left)`, possibly outside the image.
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 unsafe fn border_pixel(
     g: &ConvGeometry,
@@ -147,8 +198,7 @@ unsafe fn border_pixel(
     c: usize,
     packed: &[f32],
     out: *mut f32,
-    epilogue: &Epilogue,
-    m: usize,
+    clamp: Option<(f32, f32)>,
 ) {
     let (kh, kw) = (g.kernel[0], g.kernel[1]);
     let taps = kh * kw;
@@ -186,8 +236,8 @@ unsafe fn border_pixel(
                 }
             }
             let n = b * CB;
-            epilogue.apply(a0, m, n, LANES).store(out.add(n));
-            epilogue.apply(a1, m, n + LANES, LANES).store(out.add(n + LANES));
+            activate(a0, clamp).store(out.add(n));
+            activate(a1, clamp).store(out.add(n + LANES));
             w = w.add(block_len);
         }
         if full * CB < c {
@@ -196,7 +246,7 @@ unsafe fn border_pixel(
             for p in tap_ptrs.iter_mut() {
                 *p = if p.is_null() { zeros.as_ptr() } else { p.add(full * CB) };
             }
-            tail_block(tap_ptrs, full * CB, c, w, out, epilogue, m);
+            tail_block(tap_ptrs, full * CB, c, w, out, clamp);
         }
     }
 }

@@ -5,6 +5,9 @@
 //! - [`Algorithm::Indirect`]: implicit GEMM for everything else. An indirection table lists, for every output pixel
 //!   and kernel position, where its input pixel starts (or that it lies in the padding, which reads a zero row), so
 //!   the GEMM micro-kernel reads the input in place: no im2col copy, any padding, stride, dilation and group count.
+//! - [`Algorithm::Im2col`]: implicit GEMM for few input channels (a network's first layer): each row tile's windows
+//!   are first copied into one contiguous block, so the micro-kernel streams `KH·KW·C/G` values per row instead of
+//!   restarting every `C/G` values.
 //! - [`Algorithm::Depthwise`]: `groups = C = O`, a per-channel stencil ([`depthwise`]).
 //! - [`Algorithm::Winograd`]: 3×3, stride 1, ungrouped: `F(2×2, 3×3)` or `F(4×4, 3×3)` ([`winograd`]).
 //!
@@ -153,6 +156,8 @@ pub enum Algorithm {
     Gemm,
     /// Implicit GEMM through an indirection table.
     Indirect,
+    /// Implicit GEMM over per-tile im2col blocks (few input channels).
+    Im2col,
     /// The depthwise stencil.
     Depthwise,
     /// Winograd minimal filtering.
@@ -168,8 +173,18 @@ impl Algorithm {
             Algorithm::Depthwise
         } else if geo.is_pointwise() {
             Algorithm::Gemm
-        } else if geo.winograd_applies() && geo.in_c >= 16 && geo.out_c >= 16 && oh * ow >= 64 {
-            Algorithm::Winograd(WinogradTile::F4)
+        } else if geo.in_c / geo.groups < 8 {
+            Algorithm::Im2col
+        } else if geo.winograd_applies() && geo.in_c >= 16 && geo.out_c >= 16 {
+            // A transformed filter is reused once per tile and is 4× (F4) or 1.8× (F2) the direct filter's size:
+            // on small maps the weights stream from memory, so the smaller transform wins there.
+            if oh.div_ceil(4) * ow.div_ceil(4) >= 16 {
+                Algorithm::Winograd(WinogradTile::F4)
+            } else if oh.div_ceil(2) * ow.div_ceil(2) >= 16 {
+                Algorithm::Winograd(WinogradTile::F2)
+            } else {
+                Algorithm::Indirect
+            }
         } else {
             Algorithm::Indirect
         }
@@ -251,7 +266,7 @@ impl Conv2d {
                 return Err(geo.error("Winograd needs a 3×3, stride-1, undilated, ungrouped kernel"));
             }
             Algorithm::Winograd(tile) => plan.winograd = Some(winograd::Plan::new(&geo, out_hw, tile)),
-            Algorithm::Indirect => plan.build_indirection()?,
+            Algorithm::Indirect | Algorithm::Im2col => plan.build_indirection()?,
             Algorithm::Gemm | Algorithm::Depthwise => {}
         }
         Ok(plan)
@@ -314,7 +329,9 @@ impl Conv2d {
     pub fn pack(&self, weights: &[f32], bias: Option<&[f32]>) -> Result<Vec<f32>, ConvError> {
         let g = &self.geo;
         Ok(match self.algorithm {
-            Algorithm::Gemm | Algorithm::Indirect => packing::conv_panels(weights, &g.weights(), bias, NR)?,
+            Algorithm::Gemm | Algorithm::Indirect | Algorithm::Im2col => {
+                packing::conv_panels(weights, &g.weights(), bias, NR)?
+            }
             Algorithm::Depthwise => {
                 packing::depthwise_blocks(weights, g.in_c, g.kernel[0], g.kernel[1], bias, depthwise::CB)?
             }
@@ -326,7 +343,7 @@ impl Conv2d {
     pub fn packed_len(&self) -> usize {
         let g = &self.geo;
         match self.algorithm {
-            Algorithm::Gemm | Algorithm::Indirect => packing::conv_panels_len(&g.weights(), NR),
+            Algorithm::Gemm | Algorithm::Indirect | Algorithm::Im2col => packing::conv_panels_len(&g.weights(), NR),
             Algorithm::Depthwise => packing::depthwise_blocks_len(g.in_c, g.kernel[0] * g.kernel[1], depthwise::CB),
             Algorithm::Winograd(tile) => packing::winograd_panels_len(tile.spec(), g.in_c, g.out_c, NR),
         }
@@ -334,7 +351,10 @@ impl Conv2d {
 
     /// Values of scratch memory one [`Conv2d::run`] call needs (Winograd's transformed tiles).
     pub fn scratch_len(&self) -> usize {
-        self.winograd.as_ref().map_or(0, |w| w.scratch_len())
+        match self.algorithm {
+            Algorithm::Im2col => self.kernel.mr * self.group_gemm().k,
+            _ => self.winograd.as_ref().map_or(0, |w| w.scratch_len()),
+        }
     }
 
     fn group_gemm(&self) -> GemmShape {
@@ -353,6 +373,7 @@ impl Conv2d {
         match self.algorithm {
             Algorithm::Gemm => g.groups * self.group_gemm().tiles(self.kernel.mr),
             Algorithm::Indirect => g.batch * g.groups * self.group_gemm().tiles(self.kernel.mr),
+            Algorithm::Im2col => g.batch * g.groups * self.group_gemm().m.div_ceil(self.kernel.mr),
             Algorithm::Depthwise => g.batch * self.out_hw.0,
             Algorithm::Winograd(_) => g.batch * self.winograd.as_ref().map_or(0, |w| w.blocks()),
         }
@@ -387,6 +408,7 @@ impl Conv2d {
         unsafe {
             match self.algorithm {
                 Algorithm::Gemm | Algorithm::Indirect => self.run_gemm(x, packed, y, epilogue, tiles),
+                Algorithm::Im2col => self.run_im2col(x, packed, y, scratch, epilogue, tiles),
                 Algorithm::Depthwise => depthwise::run(g, self.out_hw, x, packed, y, epilogue, tiles),
                 Algorithm::Winograd(_) => {
                     let plan = self.winograd.as_ref().ok_or_else(|| g.error("Winograd plan missing"))?;
@@ -395,6 +417,65 @@ impl Conv2d {
             }
         }
         Ok(())
+    }
+
+    /// # Safety
+    /// Buffers checked by [`Conv2d::run`].
+    unsafe fn run_im2col(
+        &self,
+        x: &[f32],
+        packed: &[f32],
+        y: &mut [f32],
+        scratch: &mut [f32],
+        epilogue: &Epilogue,
+        tiles: Range<usize>,
+    ) {
+        let g = &self.geo;
+        let (oh, ow) = self.out_hw;
+        let shape = self.group_gemm();
+        let (mr, k, taps) = (self.kernel.mr, shape.k, g.kernel[0] * g.kernel[1]);
+        let row_tiles = shape.m.div_ceil(mr);
+        let group_packed = shape.packed_len();
+        let (cg, og) = (g.in_c / g.groups, g.out_c / g.groups);
+        for t in tiles {
+            let (img, rest) = (t / (g.groups * row_tiles), t % (g.groups * row_tiles));
+            let (grp, mt) = (rest / row_tiles, rest % row_tiles);
+            let m0 = mt * mr;
+            let rows = (shape.m - m0).min(mr);
+            let image = &x[img * g.in_h * g.in_w * g.in_c..(img + 1) * g.in_h * g.in_w * g.in_c];
+            let kw = g.kernel[1];
+            for r in 0..rows {
+                let windows = &self.indirection[(m0 + r) * taps..(m0 + r + 1) * taps];
+                for (ky, row) in windows.chunks_exact(kw).enumerate() {
+                    let dst = &mut scratch[r * k + ky * kw * cg..r * k + (ky + 1) * kw * cg];
+                    // Ungrouped, undilated and inside the image: the window's row is one run of the input.
+                    let run = g.groups == 1 && row[0] != PAD && row.iter().enumerate().all(|(kx, &o)| o == row[0] + (kx * cg) as u32);
+                    if run {
+                        let at = row[0] as usize;
+                        dst.copy_from_slice(&image[at..at + kw * cg]);
+                        continue;
+                    }
+                    for (kx, &off) in row.iter().enumerate() {
+                        let d = &mut dst[kx * cg..(kx + 1) * cg];
+                        if off == PAD {
+                            d.fill(0.0);
+                        } else {
+                            let at = off as usize + grp * cg;
+                            d.copy_from_slice(&image[at..at + cg]);
+                        }
+                    }
+                }
+            }
+            let tile = GemmShape { m: rows, ..shape };
+            let pixels = img * oh * ow + m0;
+            let out = Output { c: y[pixels * g.out_c..].as_mut_ptr(), ldc: g.out_c, row0: pixels, col0: grp * og };
+            let block = DenseRows { a: scratch.as_ptr(), stride: k, depth: k };
+            // SAFETY: the block holds `rows` rows of `k` values; the output rows and group columns lie in `y`.
+            unsafe {
+                let weights = packed[grp * group_packed..].as_ptr();
+                gemm::run(tile, self.kernel, &block, weights, &out, epilogue, 0..tile.tiles(mr));
+            }
+        }
     }
 
     /// # Safety
@@ -494,29 +575,34 @@ mod tests {
         let residual = rng.values(out_len);
         let packed = conv.pack(&w, Some(&bias)).unwrap();
         assert_eq!(packed.len(), conv.packed_len());
-        let steps = [
-            Step::Unary(VectorUnary::new(UnaryFn::Relu).unwrap()),
-            Step::Binary {
-                fun: VectorBinary::new(BinaryFn::Add).unwrap(),
-                operand: Operand::Full { data: &residual, row_stride: case.o },
-                operand_first: false,
-            },
-        ];
-        let ep = Epilogue::new(&steps, batch * oh * ow, case.o).unwrap();
-        let mut y = vec![f32::NAN; out_len];
-        let mut scratch = vec![0.0; conv.scratch_len()];
-        let tiles = conv.tiles();
-        for part in [0..tiles / 3, tiles / 3..tiles] {
-            conv.run(&x, &packed, &mut y, &mut scratch, &ep, part).unwrap();
-        }
-        let mut want = Vec::with_capacity(out_len);
+        let mut reference = Vec::with_capacity(out_len);
         for b in 0..batch {
-            want.extend(case.reference(&x[b * image..(b + 1) * image], &w, Some(&bias)));
+            reference.extend(case.reference(&x[b * image..(b + 1) * image], &w, Some(&bias)));
         }
-        for (v, r) in want.iter_mut().zip(&residual) {
-            *v = v.max(0.0) + *r as f64;
+        // The general path (ReLU then a residual add, after the store) and the in-register clamp (ReLU6).
+        let relu = Step::Unary(VectorUnary::new(UnaryFn::Relu).unwrap());
+        let add = Step::Binary {
+            fun: VectorBinary::new(BinaryFn::Add).unwrap(),
+            operand: Operand::Full { data: &residual, row_stride: case.o },
+            operand_first: false,
+        };
+        let relu6 = Step::Unary(VectorUnary::new(UnaryFn::Clip { min: 0.0, max: 6.0 }).unwrap());
+        for steps in [&[relu, add][..], &[relu, relu6][..]] {
+            let ep = Epilogue::new(steps, batch * oh * ow, case.o).unwrap();
+            let mut y = vec![f32::NAN; out_len];
+            let mut scratch = vec![f32::NAN; conv.scratch_len()];
+            let tiles = conv.tiles();
+            for part in [0..tiles / 3, tiles / 3..tiles] {
+                conv.run(&x, &packed, &mut y, &mut scratch, &ep, part).unwrap();
+            }
+            let want: Vec<f64> = if ep.clamp().is_some() {
+                reference.iter().map(|v| v.clamp(0.0, 6.0)).collect()
+            } else {
+                reference.iter().zip(&residual).map(|(v, &r)| v.max(0.0) + r as f64).collect()
+            };
+            let form = if ep.clamp().is_some() { "ReLU6" } else { "ReLU + residual" };
+            assert_close(&y, &want, tol, &format!("{algorithm:?} {case:?} batch {batch}, {form}"));
         }
-        assert_close(&y, &want, tol, &format!("{algorithm:?} {case:?} batch {batch}"));
     }
 
     fn case(h: usize, w: usize, c: usize, o: usize, k: (usize, usize)) -> ConvCase {
@@ -569,6 +655,7 @@ mod tests {
         }
         for c in &cases {
             check(c, 1 + (c.h % 2), Algorithm::Indirect, 1e-6, &mut rng);
+            check(c, 1 + (c.w % 2), Algorithm::Im2col, 1e-6, &mut rng);
         }
     }
 
@@ -597,6 +684,10 @@ mod tests {
         let resnet_3x3 = ConvCase { pads: [1; 4], ..case(56, 56, 64, 64, (3, 3)) };
         assert!(matches!(Algorithm::choose(&geometry(&resnet_3x3, 1)), Algorithm::Winograd(_)));
         let first = ConvCase { stride: (2, 2), pads: [3; 4], ..case(224, 224, 3, 64, (7, 7)) };
-        assert_eq!(Algorithm::choose(&geometry(&first, 1)), Algorithm::Indirect);
+        assert_eq!(Algorithm::choose(&geometry(&first, 1)), Algorithm::Im2col);
+        let strided = ConvCase { stride: (2, 2), pads: [1; 4], ..case(56, 56, 128, 128, (3, 3)) };
+        assert_eq!(Algorithm::choose(&geometry(&strided, 1)), Algorithm::Indirect);
+        let small_map = ConvCase { pads: [1; 4], ..case(7, 7, 512, 512, (3, 3)) };
+        assert_eq!(Algorithm::choose(&geometry(&small_map, 1)), Algorithm::Winograd(WinogradTile::F2));
     }
 }

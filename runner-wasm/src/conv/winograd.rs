@@ -187,6 +187,7 @@ impl Plan {
         let (oh, ow) = self.out_hw;
         let (ty, tx) = (tile / self.tiles_hw.1, tile % self.tiles_hw.1);
         let o = g.out_c;
+        let clamp = epilogue.clamp();
         let mut p = [F32x4::zero(); MAX_POSITIONS];
         for ov in (0..o).step_by(LANES) {
             let lanes = (o - ov).min(LANES);
@@ -210,9 +211,21 @@ impl Plan {
                         break;
                     }
                     let pixel = (img * oh + oy) * ow + ox;
-                    let v = epilogue.apply(r[i * m + j] + b, pixel, ov, lanes);
+                    let v = r[i * m + j] + b;
+                    let v = match clamp {
+                        Some(c) => Epilogue::clamp_vec(v, c),
+                        None => v,
+                    };
                     let at = pixel * o + ov;
                     v.store_partial(&mut y[at..at + lanes]);
+                }
+            }
+        }
+        if clamp.is_none() && !epilogue.is_empty() {
+            for oy in ty * m..(ty * m + m).min(oh) {
+                for ox in tx * m..(tx * m + m).min(ow) {
+                    let pixel = (img * oh + oy) * ow + ox;
+                    epilogue.apply_row(&mut y[pixel * o..(pixel + 1) * o], pixel, 0);
                 }
             }
         }
