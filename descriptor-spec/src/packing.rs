@@ -144,7 +144,7 @@ impl ConvWeights {
         ] {
             positive(layout, name, v)?;
         }
-        if self.out_channels % self.groups != 0 || self.in_channels % self.groups != 0 {
+        if !self.out_channels.is_multiple_of(self.groups) || !self.in_channels.is_multiple_of(self.groups) {
             return Err(PackingError::Shape {
                 layout,
                 reason: format!(

@@ -99,11 +99,9 @@ pub extern "C" fn bench_peak(chains: u32, iters: u32) -> f64 {
 #[unsafe(no_mangle)]
 pub extern "C" fn bench_gemm(m: u32, n: u32, k: u32, mr: u32, shuffle: u32) -> f64 {
     let (m, n, k) = (m as usize, n as usize, k as usize);
-    if !(1..=6).contains(&mr) {
-        return -1.0;
-    }
     let broadcast = if shuffle == 1 { Broadcast::Shuffle } else { Broadcast::LoadSplat };
-    let gemm = Gemm { kernel: MicroKernel { mr: mr as usize, broadcast }, ..Gemm::new(m, n, k) };
+    let Some(kernel) = MicroKernel::new(mr as usize, broadcast) else { return -1.0 };
+    let gemm = Gemm { kernel, ..Gemm::new(m, n, k) };
     let a = values(m * k, 1);
     let b = values(k * n, 2);
     let bias = values(n, 3);
@@ -171,10 +169,8 @@ pub extern "C" fn bench_conv(
         _ => return -1.0,
     };
     let Ok(conv) = Conv2d::with_algorithm(geo, algorithm) else { return -1.0 };
-    if !(1..=6).contains(&mr) {
-        return -1.0;
-    }
-    let conv = conv.with_micro_kernel(MicroKernel { mr: mr as usize, broadcast: Broadcast::LoadSplat });
+    let Some(kernel) = MicroKernel::new(mr as usize, Broadcast::LoadSplat) else { return -1.0 };
+    let conv = conv.with_micro_kernel(kernel);
     let (oh, ow) = conv.output_hw();
     let x = values(h * w * c, 1);
     let Ok(packed) = conv.pack(&values(o * c / groups * kh * kw, 2), Some(&values(o, 3))) else { return -1.0 };

@@ -73,7 +73,7 @@ pub fn chain(
     rows: Range<usize>,
 ) -> Result<(), ElementwiseError> {
     check_len("output", y, x.len())?;
-    if cols == 0 || x.len() % cols != 0 {
+    if cols == 0 || !x.len().is_multiple_of(cols) {
         return Err(ElementwiseError::Length { what: "input", needed: cols, found: x.len() });
     }
     for m in rows.start..rows.end.min(x.len() / cols) {

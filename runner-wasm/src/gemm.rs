@@ -2,15 +2,19 @@
 //! [GEMM panels](wdnn_descriptor_spec::packing::gemm_panels) of [`NR`] columns.
 //!
 //! The micro-kernel keeps an `MR × NR` tile of `C` in `MR · NR/4` vector accumulators (XNNPACK's `MRx8` wasmsimd
-//! kernels). Plain SIMD128 has no fused multiply-add, so every step is a `mul` then an `add`, and the adds of one
-//! accumulator form a chain: with `MR · 2` independent chains the multiplies and adds of successive steps overlap.
-//! V8 allocates 15 of the 16 xmm registers, which bounds `MR · 2 + 2 (B) + 2 (A, product)`; the benchmark
-//! (`bench/kernels.mjs`) compares `MR` = 4, 5, 6 and the A-broadcast variants, and [`MR`] is the winner.
+//! kernels), starting from the panel's bias row. Plain SIMD128 has no fused multiply-add, so every step is a `mul`
+//! then an `add`; only the adds chain, so 8 accumulators cover the add latency. V8 allocates 15 of the 16 xmm
+//! registers, and its scheduler hoists all of a step's broadcasts of `A` ahead of their uses: 4 × 8 keeps
+//! 8 accumulators, 4 broadcasts and 2 vectors of `B` in registers, while 5 × 8 and 6 × 8 spill. The benchmark
+//! (`bench/kernels.mjs`, table "GEMM m×n×k") compares `MR` = 4, 5, 6 with `load32_splat` or lane-shuffle
+//! broadcasts: 4 × 8 `load32_splat` wins on both builds (about 0.95 of the measured peak loop with plain SIMD128;
+//! with `relaxed_madd` it is the fused multiply-add and runs about 1.3× faster).
 //!
 //! Rows of `A` are read in place: [`Rows`] says where each row of each kernel position ("tap") starts, so a 1×1
 //! convolution reads NHWC rows directly and a k×k one reads them through an indirection table (implicit GEMM)
 //! without an im2col copy. Edge tiles are exact: fewer than `MR` rows run a smaller instance of the same kernel,
-//! and a partial last panel stores only its real columns.
+//! and a partial last panel stores only its real columns. The epilogue runs on the registers before the one store:
+//! `Relu`/`Clip` chains as one inline clamp, anything else through [`Epilogue::apply_tile`].
 //!
 //! Work is split in tiles (`MR` rows by a block of panels); [`GemmShape::tiles`] counts them and every entry point
 //! takes a range of them, so a thread pool can hand out disjoint ranges. Nothing is global.
@@ -44,18 +48,31 @@ pub enum Broadcast {
     Shuffle,
 }
 
-/// A micro-kernel variant: its row tile and its broadcast.
+/// A micro-kernel variant: its row tile (1 to [`MAX_MR`] rows) and its broadcast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MicroKernel {
-    /// Rows per tile, 1 to [`MAX_MR`].
-    pub mr: usize,
-    /// How `A` values are broadcast.
-    pub broadcast: Broadcast,
+    mr: usize,
+    broadcast: Broadcast,
 }
 
 impl MicroKernel {
     /// The variant the benchmark found fastest.
     pub const DEFAULT: MicroKernel = MicroKernel { mr: MR, broadcast: Broadcast::LoadSplat };
+
+    /// A variant with `mr` rows per tile, if `mr` is in `1..=MAX_MR`.
+    pub fn new(mr: usize, broadcast: Broadcast) -> Option<Self> {
+        (1..=MAX_MR).contains(&mr).then_some(Self { mr, broadcast })
+    }
+
+    /// Rows per tile.
+    pub fn mr(&self) -> usize {
+        self.mr
+    }
+
+    /// How `A` values are broadcast.
+    pub fn broadcast(&self) -> Broadcast {
+        self.broadcast
+    }
 }
 
 impl Default for MicroKernel {
@@ -150,7 +167,7 @@ pub(crate) struct Output {
 ///
 /// # Safety
 /// `rows` must cover `shape.m` rows of `shape.k` values, `packed` must hold `shape.packed_len()` values, the
-/// output must be writable at every `(m, col0 + n)` of the shape, and `kernel.mr` must be in `1..=MAX_MR`.
+/// output must be writable at every `(m, col0 + n)` of the shape.
 pub(crate) unsafe fn run<R: Rows>(
     shape: GemmShape,
     kernel: MicroKernel,
@@ -371,7 +388,6 @@ impl Gemm {
         tiles: Range<usize>,
     ) -> Result<(), GemmError> {
         let GemmShape { m, n, k } = self.shape;
-        assert!((1..=MAX_MR).contains(&self.kernel.mr), "micro-kernel rows {} out of 1..={MAX_MR}", self.kernel.mr);
         if m == 0 || n == 0 {
             return Ok(());
         }
@@ -433,7 +449,7 @@ mod tests {
                 let bias = rng.values(n);
                 let packed = gemm_panels(&b, k, n, MatrixOrder::KN, Some(&bias), NR).unwrap();
                 let mut c = vec![f32::NAN; (m - 1) * ldc + n];
-                let gemm = Gemm { shape: GemmShape { m, n, k }, kernel: MicroKernel { mr, broadcast } };
+                let gemm = Gemm { shape: GemmShape { m, n, k }, kernel: MicroKernel::new(mr, broadcast).unwrap() };
                 gemm.run(&a, lda, &packed, &mut c, ldc, &Epilogue::NONE, 0..gemm.tiles()).unwrap();
                 let want = reference(&a, lda, &b, &bias, m, n, k);
                 let got: Vec<f32> = (0..m).flat_map(|i| c[i * ldc..i * ldc + n].to_vec()).collect();

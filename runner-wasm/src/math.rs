@@ -5,6 +5,9 @@
 //! `+inf` and underflows to 0, `ln(0) = -inf`, `ln(x<0) = NaN`, NaN in → NaN out). They use only multiplies, adds,
 //! compares, selects and exponent-bit arithmetic, so they vectorize on every target.
 
+// The coefficients are quoted as published (Cephes, Eigen), beyond f32's precision.
+#![allow(clippy::excessive_precision)]
+
 use crate::simd::F32x4;
 
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -63,7 +66,7 @@ pub fn ln(x: F32x4) -> F32x4 {
     // Edges: ln(0) = -inf, ln(x < 0) = NaN, ln(inf) = inf, NaN stays NaN.
     let r = F32x4::select(x.eq(F32x4::splat(f32::INFINITY)), x, r);
     let r = F32x4::select(x.eq(F32x4::zero()), F32x4::splat(f32::NEG_INFINITY), r);
-    F32x4::select(x.lt(F32x4::zero()).or(x.eq(x).not()), F32x4::splat(f32::NAN), r)
+    F32x4::select(x.lt(F32x4::zero()).or(!x.eq(x)), F32x4::splat(f32::NAN), r)
 }
 
 /// Exponent and mantissa of positive normal lanes: `x = m · 2^e` with `m` in [0.5, 1).

@@ -2,11 +2,12 @@
 //! channel, so there is no reduction across channels to feed a GEMM; the kernel vectorizes across channels instead.
 //!
 //! Weights are [depthwise blocks](wdnn_descriptor_spec::packing::depthwise_blocks) of [`CB`] = 8 channels (two
-//! vectors): a block's bias, then its taps. For every output pixel and block, two accumulators start from the bias
-//! and take one multiply-add per tap, then the epilogue and one store. Pixels whose whole window lies inside the
-//! image take a fully unrolled path for 3×3 and 5×5 kernels (any stride and dilation: the tap offsets are computed
-//! once per call); border pixels and other kernel sizes take the generic path, which skips taps in the padding.
-//! Work tiles are output rows.
+//! vectors): a block's bias, then its taps. Per output row, the pixels whose whole window lies inside the image form
+//! one segment that the fast path computes for 3×3 and 5×5 kernels (any stride and dilation; the tap offsets are
+//! computed once per call): block by block, four pixels at a time, so that each tap's two weight vectors are loaded
+//! once for eight multiply-adds. Border pixels and other kernel sizes take the generic path, which skips taps in
+//! the padding. `Relu`/`Clip` epilogues clamp in registers; others run over each stored pixel. Work tiles are
+//! output rows.
 
 use core::ops::Range;
 
@@ -189,6 +190,7 @@ unsafe fn tail_block(
 
 /// One output pixel of any kernel size, skipping taps in the padding. The window's top-left corner is at input
 /// `(top, left)`, possibly outside the image.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 unsafe fn border_pixel(
     g: &ConvGeometry,

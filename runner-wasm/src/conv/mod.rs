@@ -108,7 +108,7 @@ impl ConvGeometry {
         if positive.contains(&0) || self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
             return Err(self.error("extents, kernel, strides, dilations and groups must be positive"));
         }
-        if self.in_c % self.groups != 0 || self.out_c % self.groups != 0 {
+        if !self.in_c.is_multiple_of(self.groups) || !self.out_c.is_multiple_of(self.groups) {
             return Err(self.error("groups must divide the input and output channels"));
         }
         let axis = |i: usize, input: usize| {
@@ -352,7 +352,7 @@ impl Conv2d {
     /// Values of scratch memory one [`Conv2d::run`] call needs (Winograd's transformed tiles).
     pub fn scratch_len(&self) -> usize {
         match self.algorithm {
-            Algorithm::Im2col => self.kernel.mr * self.group_gemm().k,
+            Algorithm::Im2col => self.kernel.mr() * self.group_gemm().k,
             _ => self.winograd.as_ref().map_or(0, |w| w.scratch_len()),
         }
     }
@@ -371,9 +371,9 @@ impl Conv2d {
     pub fn tiles(&self) -> usize {
         let g = &self.geo;
         match self.algorithm {
-            Algorithm::Gemm => g.groups * self.group_gemm().tiles(self.kernel.mr),
-            Algorithm::Indirect => g.batch * g.groups * self.group_gemm().tiles(self.kernel.mr),
-            Algorithm::Im2col => g.batch * g.groups * self.group_gemm().m.div_ceil(self.kernel.mr),
+            Algorithm::Gemm => g.groups * self.group_gemm().tiles(self.kernel.mr()),
+            Algorithm::Indirect => g.batch * g.groups * self.group_gemm().tiles(self.kernel.mr()),
+            Algorithm::Im2col => g.batch * g.groups * self.group_gemm().m.div_ceil(self.kernel.mr()),
             Algorithm::Depthwise => g.batch * self.out_hw.0,
             Algorithm::Winograd(_) => g.batch * self.winograd.as_ref().map_or(0, |w| w.blocks()),
         }
@@ -433,7 +433,7 @@ impl Conv2d {
         let g = &self.geo;
         let (oh, ow) = self.out_hw;
         let shape = self.group_gemm();
-        let (mr, k, taps) = (self.kernel.mr, shape.k, g.kernel[0] * g.kernel[1]);
+        let (mr, k, taps) = (self.kernel.mr(), shape.k, g.kernel[0] * g.kernel[1]);
         let row_tiles = shape.m.div_ceil(mr);
         let group_packed = shape.packed_len();
         let (cg, og) = (g.in_c / g.groups, g.out_c / g.groups);
@@ -449,7 +449,9 @@ impl Conv2d {
                 for (ky, row) in windows.chunks_exact(kw).enumerate() {
                     let dst = &mut scratch[r * k + ky * kw * cg..r * k + (ky + 1) * kw * cg];
                     // Ungrouped, undilated and inside the image: the window's row is one run of the input.
-                    let run = g.groups == 1 && row[0] != PAD && row.iter().enumerate().all(|(kx, &o)| o == row[0] + (kx * cg) as u32);
+                    let run = g.groups == 1
+                        && row[0] != PAD
+                        && row.iter().enumerate().all(|(kx, &o)| o == row[0] + (kx * cg) as u32);
                     if run {
                         let at = row[0] as usize;
                         dst.copy_from_slice(&image[at..at + kw * cg]);
@@ -484,7 +486,7 @@ impl Conv2d {
         let g = &self.geo;
         let (oh, ow) = self.out_hw;
         let shape = self.group_gemm();
-        let per_group = shape.tiles(self.kernel.mr);
+        let per_group = shape.tiles(self.kernel.mr());
         let group_packed = shape.packed_len();
         let (cg, og) = (g.in_c / g.groups, g.out_c / g.groups);
         let images = if self.algorithm == Algorithm::Gemm { 1 } else { g.batch };

@@ -126,7 +126,7 @@ impl Plan {
                 // `packed` (checked by the caller).
                 unsafe {
                     let weights = packed.as_ptr().add(xi * panel_set);
-                    gemm::run(shape, kernel, &rows, weights, &out, &Epilogue::NONE, 0..shape.tiles(kernel.mr));
+                    gemm::run(shape, kernel, &rows, weights, &out, &Epilogue::NONE, 0..shape.tiles(kernel.mr()));
                 }
             }
             for i in 0..count {
@@ -313,7 +313,8 @@ mod tests {
     /// The hand-written transforms equal the matrices of the packing layout.
     #[test]
     fn transforms_match_the_layout_matrices() {
-        let cases: [(&Winograd, fn(&[F32x4; 6]) -> [F32x4; 6], fn(&[F32x4; 6]) -> [F32x4; 6]); 2] =
+        type Transform = fn(&[F32x4; 6]) -> [F32x4; 6];
+        let cases: [(&Winograd, Transform, Transform); 2] =
             [(&WINOGRAD_F2, bt_f2, at_f2), (&WINOGRAD_F4, bt_f4, at_f4)];
         for (spec, bt, at) in cases {
             let a = spec.alpha;
@@ -321,11 +322,11 @@ mod tests {
                 let mut e = [F32x4::zero(); 6];
                 e[k] = F32x4::splat(1.0);
                 let (b, r) = (bt(&e), at(&e));
-                for i in 0..a {
-                    assert_eq!(b[i].to_array()[0] as f64, spec.bt[i * a + k], "Bᵀ[{i}][{k}] of F{}", spec.m);
+                for (i, b) in b.iter().enumerate().take(a) {
+                    assert_eq!(b.to_array()[0] as f64, spec.bt[i * a + k], "Bᵀ[{i}][{k}] of F{}", spec.m);
                 }
-                for i in 0..spec.m {
-                    assert_eq!(r[i].to_array()[0] as f64, spec.at[i * a + k], "Aᵀ[{i}][{k}] of F{}", spec.m);
+                for (i, r) in r.iter().enumerate().take(spec.m) {
+                    assert_eq!(r.to_array()[0] as f64, spec.at[i * a + k], "Aᵀ[{i}][{k}] of F{}", spec.m);
                 }
             }
         }

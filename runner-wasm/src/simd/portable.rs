@@ -213,12 +213,6 @@ impl Mask {
         Self(core::array::from_fn(|i| self.0[i] && b.0[i]))
     }
 
-    /// Lanes false in `self`.
-    #[inline(always)]
-    pub fn not(self) -> Self {
-        Self(self.0.map(|b| !b))
-    }
-
     /// Lanes true in either.
     #[inline(always)]
     pub fn or(self, b: Self) -> Self {
@@ -229,4 +223,14 @@ impl Mask {
 #[inline(always)]
 pub(super) fn pow2i(n: F32x4) -> F32x4 {
     n.map(|e| f32::from_bits(((e as i32 + 127) as u32) << 23))
+}
+
+impl core::ops::Not for Mask {
+    type Output = Self;
+
+    /// Lanes false in `self`.
+    #[inline(always)]
+    fn not(self) -> Self {
+        Self(self.0.map(|b| !b))
+    }
 }

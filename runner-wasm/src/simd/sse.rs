@@ -222,12 +222,6 @@ impl Mask {
         Self(unsafe { _mm_and_ps(self.0, b.0) })
     }
 
-    /// Lanes false in `self`.
-    #[inline(always)]
-    pub fn not(self) -> Self {
-        Self(unsafe { _mm_xor_ps(self.0, _mm_castsi128_ps(_mm_set1_epi32(-1))) })
-    }
-
     /// Lanes true in either.
     #[inline(always)]
     pub fn or(self, b: Self) -> Self {
@@ -238,4 +232,14 @@ impl Mask {
 #[inline(always)]
 pub(super) fn pow2i(n: F32x4) -> F32x4 {
     F32x4(unsafe { _mm_castsi128_ps(_mm_slli_epi32::<23>(_mm_add_epi32(_mm_cvttps_epi32(n.0), _mm_set1_epi32(127)))) })
+}
+
+impl core::ops::Not for Mask {
+    type Output = Self;
+
+    /// Lanes false in `self`.
+    #[inline(always)]
+    fn not(self) -> Self {
+        Self(unsafe { _mm_xor_ps(self.0, _mm_castsi128_ps(_mm_set1_epi32(-1))) })
+    }
 }

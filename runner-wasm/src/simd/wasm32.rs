@@ -225,12 +225,6 @@ impl Mask {
         Self(v128_and(self.0, b.0))
     }
 
-    /// Lanes false in `self`.
-    #[inline(always)]
-    pub fn not(self) -> Self {
-        Self(v128_not(self.0))
-    }
-
     /// Lanes true in either.
     #[inline(always)]
     pub fn or(self, b: Self) -> Self {
@@ -242,4 +236,14 @@ impl Mask {
 pub(super) fn pow2i(n: F32x4) -> F32x4 {
     let bits = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n.0), i32x4_splat(127)), 23);
     F32x4(bits)
+}
+
+impl core::ops::Not for Mask {
+    type Output = Self;
+
+    /// Lanes false in `self`.
+    #[inline(always)]
+    fn not(self) -> Self {
+        Self(v128_not(self.0))
+    }
 }
