@@ -156,41 +156,120 @@ impl<'a> WeightsFile<'a> {
     }
 
     /// Verifies and decompresses every chunk, calling `progress(done_bytes, total_bytes)` after each, and returns
-    /// the logical stream.
+    /// the logical stream. Natively the chunks are checked and decompressed in parallel threads (they are
+    /// independent zstd frames, each into its own range of the stream) and `progress` is called in chunk order as
+    /// they finish; on wasm32 they are decoded one after another.
     pub fn decode_stream(&self, mut progress: impl FnMut(u64, u64)) -> Result<Vec<u8>> {
-        use std::io::Read;
-        let mut stream = Vec::with_capacity(self.index.stream_size as usize);
-        let mut at = 0usize;
-        for (i, chunk) in self.index.chunks.iter().enumerate() {
-            let compressed = &self.body[at..at + chunk.compressed_size as usize];
-            at += chunk.compressed_size as usize;
-            let found = container::sha256_raw(compressed);
-            if found.as_slice() != chunk.sha256.as_slice() {
-                return Err(DescriptorError::ChecksumMismatch {
+        let mut stream = vec![0u8; self.index.stream_size as usize];
+        // (compressed range, stream range) of every chunk; parse() checked that both add up.
+        let mut ranges = Vec::with_capacity(self.index.chunks.len());
+        let (mut at, mut out) = (0usize, 0usize);
+        for chunk in &self.index.chunks {
+            let (c, s) = (chunk.compressed_size as usize, chunk.size as usize);
+            if at + c > self.body.len() || out + s > stream.len() {
+                return Err(DescriptorError::Invalid {
                     what: self.what.clone(),
-                    part: format!("weight chunk {i}"),
-                    expected: container::hex(&chunk.sha256),
-                    found: container::hex(&found),
+                    detail: "the chunks do not fit the body or the stream".into(),
                 });
             }
-            let decompress_err =
-                |detail: String| DescriptorError::Decompress { what: self.what.clone(), chunk: i, detail };
-            let before = stream.len();
-            let mut decoder =
-                ruzstd::decoding::StreamingDecoder::new(compressed).map_err(|e| decompress_err(e.to_string()))?;
-            decoder.read_to_end(&mut stream).map_err(|e| decompress_err(e.to_string()))?;
-            if (stream.len() - before) as u64 != chunk.size {
-                return Err(decompress_err(format!(
-                    "decompressed to {} bytes, expected {}",
-                    stream.len() - before,
-                    chunk.size
-                )));
+            ranges.push((at..at + c, s));
+            at += c;
+            out += s;
+        }
+        let mut slices: Vec<&mut [u8]> = Vec::with_capacity(ranges.len());
+        let mut rest = stream.as_mut_slice();
+        for (_, size) in &ranges {
+            let (head, tail) = rest.split_at_mut(*size);
+            slices.push(head);
+            rest = tail;
+        }
+        let jobs: Vec<ChunkJob> =
+            slices.into_iter().enumerate().map(|(i, out)| (i, &self.body[ranges[i].0.clone()], out)).collect();
+        let total = self.index.stream_size;
+        let mut done = 0u64;
+        let mut report = |i: usize| {
+            done += self.index.chunks[i].size;
+            progress(done, total);
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
+            if threads > 1 {
+                let per = jobs.len().div_ceil(threads);
+                let mut groups: Vec<Vec<ChunkJob>> = Vec::new();
+                let mut jobs = jobs;
+                while !jobs.is_empty() {
+                    let tail = jobs.split_off(per.min(jobs.len()));
+                    groups.push(std::mem::replace(&mut jobs, tail));
+                }
+                let results: Vec<Result<Vec<usize>>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = groups
+                        .into_iter()
+                        .map(|group| {
+                            scope.spawn(move || {
+                                group
+                                    .into_iter()
+                                    .map(|(i, compressed, out)| self.decode_chunk(i, compressed, out).map(|()| i))
+                                    .collect::<Result<Vec<usize>>>()
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(DescriptorError::Decompress {
+                                    what: self.what.clone(),
+                                    chunk: 0,
+                                    detail: "a decoding thread panicked".into(),
+                                })
+                            })
+                        })
+                        .collect()
+                });
+                // The first failing chunk in stream order is the one reported.
+                for r in results {
+                    for i in r? {
+                        report(i);
+                    }
+                }
+                return Ok(stream);
             }
-            progress(stream.len() as u64, self.index.stream_size);
+        }
+        for (i, compressed, out) in jobs {
+            self.decode_chunk(i, compressed, out)?;
+            report(i);
         }
         Ok(stream)
     }
+
+    /// Checks chunk `i`'s hash and decompresses it into `out`, which must be exactly its decoded size.
+    fn decode_chunk(&self, i: usize, compressed: &[u8], out: &mut [u8]) -> Result<()> {
+        use std::io::Read;
+        let found = container::sha256_raw(compressed);
+        if found.as_slice() != self.index.chunks[i].sha256.as_slice() {
+            return Err(DescriptorError::ChecksumMismatch {
+                what: self.what.clone(),
+                part: format!("weight chunk {i}"),
+                expected: container::hex(&self.index.chunks[i].sha256),
+                found: container::hex(&found),
+            });
+        }
+        let decompress_err = |detail: String| DescriptorError::Decompress { what: self.what.clone(), chunk: i, detail };
+        let mut decoder =
+            ruzstd::decoding::StreamingDecoder::new(compressed).map_err(|e| decompress_err(e.to_string()))?;
+        decoder.read_exact(out).map_err(|e| decompress_err(format!("{e} (expected {} bytes)", out.len())))?;
+        let mut extra = [0u8; 1];
+        match decoder.read(&mut extra) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(decompress_err(format!("decompressed to more than the expected {} bytes", out.len()))),
+            Err(e) => Err(decompress_err(e.to_string())),
+        }
+    }
 }
+
+/// A chunk to decode: its index, its compressed bytes and its range of the stream.
+type ChunkJob<'a, 's> = (usize, &'a [u8], &'s mut [u8]);
 
 fn axis_of(t: &WeightEntry) -> usize {
     match t.encoding {
@@ -415,6 +494,28 @@ mod tests {
         let stream = file.decode_stream(|done, total| calls.push((done, total))).unwrap();
         assert_eq!(stream, big);
         assert_eq!(calls.last(), Some(&(big.len() as u64, big.len() as u64)));
+    }
+
+    #[test]
+    fn parallel_decoding_names_the_damaged_chunk() {
+        let big: Vec<u8> = (0..(17u64 << 20)).map(|i| (i * 31 % 251) as u8).collect();
+        let mut w = WeightsWriter::new();
+        w.add_raw("big", DType::U8, &[big.len() as u64], &big);
+        let mut bytes = w.finish(3).unwrap();
+        let file = WeightsFile::parse(&bytes, "w").unwrap();
+        assert_eq!(file.index.chunks.len(), 5);
+        let mut calls = vec![];
+        assert_eq!(file.decode_stream(|done, _| calls.push(done)).unwrap(), big);
+        assert_eq!(calls.len(), 5);
+        assert!(calls.windows(2).all(|w| w[0] < w[1]), "{calls:?}");
+        // Flip a byte in the fourth chunk's compressed bytes.
+        let sizes: Vec<usize> = file.index.chunks.iter().map(|c| c.compressed_size as usize).collect();
+        let body_start = bytes.len() - sizes.iter().sum::<usize>();
+        let at = body_start + sizes[..3].iter().sum::<usize>() + sizes[3] / 2;
+        bytes[at] ^= 0x01;
+        let file = WeightsFile::parse(&bytes, "w").unwrap();
+        let err = file.decode_stream(|_, _| {}).unwrap_err();
+        assert!(matches!(&err, DescriptorError::ChecksumMismatch { part, .. } if part == "weight chunk 3"), "{err}");
     }
 
     #[test]
