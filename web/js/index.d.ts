@@ -1,0 +1,88 @@
+// Type declarations of the wdnn package (see index.mjs).
+
+export type TensorType =
+  | 'float32' | 'float64' | 'float16'
+  | 'int8' | 'int16' | 'int32' | 'int64'
+  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
+  | 'bool';
+
+export type TensorData =
+  | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array
+  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+
+/** A dense tensor, as ONNX Runtime Web's `Tensor`. float16 holds the raw bits in a Uint16Array, bool one byte each. */
+export class Tensor {
+  constructor(type: TensorType, data: TensorData | readonly number[] | readonly bigint[] | readonly boolean[],
+    dims?: readonly number[]);
+  constructor(data: TensorData | readonly number[], dims?: readonly number[]);
+  readonly type: TensorType;
+  readonly data: TensorData;
+  readonly dims: readonly number[];
+  readonly size: number;
+  /** The values' bytes (a view, not a copy). */
+  bytes(): Uint8Array;
+}
+
+/** Name, type and static dims of a model input or output. */
+export interface ValueInfo {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly dims: readonly number[];
+}
+
+/** A backend passed over while loading, and why. */
+export interface Skip {
+  readonly backend: string;
+  readonly reason: string;
+}
+
+/** A bundle: a directory path (Node), a URL of the bundle directory, or its files by name. */
+export type Bundle =
+  | string
+  | URL
+  | Map<string, Uint8Array | ArrayBufferView | ArrayBuffer>
+  | Record<string, Uint8Array | ArrayBufferView | ArrayBuffer>;
+
+export interface LoadOptions {
+  /** Backends to try in order (default `['wasm', 'fallback']`); those not compiled in are skipped with a reason. */
+  backends?: readonly string[];
+  /** Called while the weights are decoded. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export class InferenceSession {
+  /** As ORT's `InferenceSession.create`: the same as `load`. */
+  static create(bundle: Bundle, options?: LoadOptions): Promise<InferenceSession>;
+  /** The backend the model runs on. */
+  readonly backend: string;
+  /** The backends asked for before it, and why each was passed over. */
+  readonly skipped: readonly Skip[];
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Runs the model on every input by name; resolves to every output by name. */
+  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Frees the model's memory; the session cannot run afterwards. */
+  dispose(): void;
+  /** As ORT's `release`. */
+  release(): Promise<void>;
+}
+
+/** Loads a bundle on the first backend of `options.backends` that works. */
+export function load(bundle: Bundle, options?: LoadOptions): Promise<InferenceSession>;
+
+/** The backends tried when `load` is given none. */
+export const DEFAULT_BACKENDS: readonly string[];
+
+export const env: {
+  wasm: {
+    /** Which module build to use: relaxed SIMD where the engine validates it (`auto`), or a fixed one. */
+    flavor: 'auto' | 'simd128' | 'relaxed-simd';
+    /** Where the module builds live (default: beside index.mjs). */
+    wasmPaths?: string | URL;
+  };
+};
+
+/** The module build in use and the backends compiled into it (loads the module if needed). */
+export function info(): Promise<{ flavor: string; built: string; backends: string[] }>;
