@@ -23,7 +23,9 @@ pub use dtype::DType;
 pub use error::{DescriptorError, Result};
 pub use graph::{Binding, Graph, IoBinding, Kernel, KernelPayload, Storage, TensorDesc, TensorId};
 pub use manifest::{BackendEntry, FileRef, Manifest, Preprocessing, TensorSignature};
-pub use op::{BinaryFn, EpilogueStep, NearestMode, Op, PadMode, ReduceFn, ResizeCoordinates, ResizeMode, UnaryFn};
+pub use op::{
+    BinaryFn, EpilogueStep, NearestMode, Op, OpKind, PadMode, ReduceFn, ResizeCoordinates, ResizeMode, UnaryFn,
+};
 pub use weights::{ChunkDesc, Encoding, WeightEntry, WeightIndex};
 
 /// The format's major version: a runner refuses any other (SPEC §2).

@@ -297,6 +297,87 @@ pub enum Op {
     Unknown,
 }
 
+/// Defines [`OpKind`] from the list of [`Op`]'s variants; `Op::kind`'s match is exhaustive, so a variant missing
+/// here does not compile.
+macro_rules! op_kinds {
+    ($($kind:ident),* $(,)?) => {
+        /// An op's variant without its attributes: what a backend's kernel table is keyed by.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum OpKind {
+            $(
+                #[doc = concat!("[`Op::", stringify!($kind), "`].")]
+                $kind,
+            )*
+        }
+
+        impl OpKind {
+            /// Every kind, in declaration order (`ALL[k as usize] == k`).
+            pub const ALL: &'static [OpKind] = &[$(OpKind::$kind),*];
+
+            /// The variant's name, as encoded in the `type` key.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(OpKind::$kind => stringify!($kind),)*
+                }
+            }
+        }
+
+        impl Op {
+            /// The op's kind.
+            pub fn kind(&self) -> OpKind {
+                match self {
+                    $(Op::$kind { .. } => OpKind::$kind,)*
+                }
+            }
+        }
+    };
+}
+
+op_kinds!(
+    Unary,
+    Binary,
+    Elementwise,
+    Where,
+    Cast,
+    Conv,
+    ConvTranspose,
+    MatMul,
+    MaxPool,
+    AveragePool,
+    Lrn,
+    Softmax,
+    LogSoftmax,
+    Reduce,
+    ArgMax,
+    ArgMin,
+    LayerNorm,
+    Reshape,
+    Transpose,
+    Concat,
+    Slice,
+    Gather,
+    GatherElements,
+    Pad,
+    Expand,
+    Tile,
+    Resize,
+    GridSample,
+    BitCast,
+    CumSum,
+    CumProd,
+    TopK,
+    GatherNd,
+    ScatterNd,
+    ScatterElements,
+    Unknown,
+);
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 fn default_cubic_a() -> f32 {
     -0.75
 }
@@ -304,44 +385,7 @@ fn default_cubic_a() -> f32 {
 impl Op {
     /// The variant's name, as encoded in the `type` key.
     pub fn name(&self) -> &'static str {
-        match self {
-            Op::Unary { .. } => "Unary",
-            Op::Binary { .. } => "Binary",
-            Op::Elementwise { .. } => "Elementwise",
-            Op::Where => "Where",
-            Op::Cast => "Cast",
-            Op::Conv { .. } => "Conv",
-            Op::ConvTranspose { .. } => "ConvTranspose",
-            Op::MatMul { .. } => "MatMul",
-            Op::MaxPool { .. } => "MaxPool",
-            Op::AveragePool { .. } => "AveragePool",
-            Op::Lrn { .. } => "Lrn",
-            Op::Softmax { .. } => "Softmax",
-            Op::LogSoftmax { .. } => "LogSoftmax",
-            Op::Reduce { .. } => "Reduce",
-            Op::ArgMax { .. } => "ArgMax",
-            Op::ArgMin { .. } => "ArgMin",
-            Op::LayerNorm { .. } => "LayerNorm",
-            Op::Reshape => "Reshape",
-            Op::Transpose { .. } => "Transpose",
-            Op::Concat { .. } => "Concat",
-            Op::Slice { .. } => "Slice",
-            Op::Gather { .. } => "Gather",
-            Op::GatherElements { .. } => "GatherElements",
-            Op::Pad { .. } => "Pad",
-            Op::Expand => "Expand",
-            Op::Tile => "Tile",
-            Op::Resize { .. } => "Resize",
-            Op::GridSample { .. } => "GridSample",
-            Op::BitCast => "BitCast",
-            Op::CumSum { .. } => "CumSum",
-            Op::CumProd { .. } => "CumProd",
-            Op::TopK { .. } => "TopK",
-            Op::GatherNd { .. } => "GatherNd",
-            Op::ScatterNd { .. } => "ScatterNd",
-            Op::ScatterElements { .. } => "ScatterElements",
-            Op::Unknown => "Unknown",
-        }
+        self.kind().name()
     }
 
     /// The epilogue of ops that have one.
@@ -659,4 +703,25 @@ pub enum NearestMode {
     RoundPreferCeil,
     Floor,
     Ceil,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_index_their_table_and_name_the_variant() {
+        for (i, k) in OpKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k}");
+        }
+        let mut names: Vec<&str> = OpKind::ALL.iter().map(|k| k.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), OpKind::ALL.len());
+        assert_eq!(Op::Reshape.kind(), OpKind::Reshape);
+        assert_eq!(Op::Softmax { axis: 1 }.name(), "Softmax");
+        // The name is the serialized `type` key.
+        let bytes = rmp_serde::to_vec_named(&Op::Transpose { perm: vec![1, 0] }).unwrap();
+        assert!(bytes.windows(9).any(|w| w == b"Transpose"));
+    }
 }

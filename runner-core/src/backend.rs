@@ -21,6 +21,23 @@ pub trait Executable {
     /// Runs the model. `inputs` are in the graph's input order and already checked against the signature; the
     /// result holds the outputs in the graph's output order.
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>>;
+
+    /// Which kernel runs each of the graph's kernels, in graph order, so that a slow path is never taken silently.
+    /// Empty when the backend does not report.
+    fn kernel_report(&self) -> Vec<KernelChoice> {
+        Vec::new()
+    }
+}
+
+/// The implementation a backend chose for one kernel of the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelChoice {
+    /// The graph kernel's name.
+    pub node: String,
+    /// Its op (`Op::name`).
+    pub op: String,
+    /// The implementation that runs it: `reference`, `wasm.gemm4x8`, `webgpu.<shader>`…
+    pub kernel: String,
 }
 
 /// Why a backend was passed over by [`crate::load`].

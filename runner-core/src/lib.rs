@@ -15,9 +15,9 @@ mod error;
 mod session;
 mod tensor;
 
-pub use backend::{Backend, Executable, Skip};
+pub use backend::{Backend, Executable, KernelChoice, Skip};
 pub use bundle::{Bundle, BundleSource, DirSource, MemorySource, Weights};
 pub use error::{Result, RunnerError};
 pub use session::{Session, load};
-pub use tensor::{Element, Tensor};
+pub use tensor::{Element, Tensor, TensorView, TensorViewMut};
 pub use wdnn_descriptor_spec as spec;

@@ -1,6 +1,6 @@
 use wdnn_descriptor_spec::TensorSignature;
 
-use crate::backend::{Backend, Executable, Skip};
+use crate::backend::{Backend, Executable, KernelChoice, Skip};
 use crate::{Bundle, Result, RunnerError, Tensor};
 
 /// A model loaded on one backend, ready to run.
@@ -53,6 +53,11 @@ impl Session {
     /// The backends tried before this one, and why each was skipped.
     pub fn skipped(&self) -> &[Skip] {
         &self.skipped
+    }
+
+    /// Which implementation runs each kernel of the graph (empty when the backend does not report).
+    pub fn kernel_report(&self) -> Vec<KernelChoice> {
+        self.executable.kernel_report()
     }
 
     /// The model's inputs.
