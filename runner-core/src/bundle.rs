@@ -60,14 +60,17 @@ pub struct Weights {
 }
 
 impl Weights {
-    /// The entry of weight `id`.
+    /// The entry of weight `id`, checked: the id is in the index and its bytes lie inside the stream, so
+    /// `entry.bytes(&self.stream)` cannot go out of bounds.
     pub fn entry(&self, id: u32) -> Result<&WeightEntry> {
-        self.index.tensors.get(id as usize).ok_or_else(|| {
-            RunnerError::Descriptor(DescriptorError::Invalid {
-                what: "weights".into(),
-                detail: format!("weight id {id} out of range"),
-            })
-        })
+        let invalid =
+            |detail: String| RunnerError::Descriptor(DescriptorError::Invalid { what: "weights".into(), detail });
+        let entry =
+            self.index.tensors.get(id as usize).ok_or_else(|| invalid(format!("weight id {id} out of range")))?;
+        if entry.offset.checked_add(entry.length).is_none_or(|end| end > self.stream.len() as u64) {
+            return Err(invalid(format!("weight `{}` lies outside the stream", entry.name)));
+        }
+        Ok(entry)
     }
 
     /// Weight `id` decoded to its graph dtype (f16 and int8 encodings become f32).

@@ -4,7 +4,8 @@
 //! - [`Backend`] is what a backend implements: an availability probe and a loader that turns a graph descriptor and
 //!   its weights into an [`Executable`].
 //! - [`load`] tries backends in order, falls through on failure, and reports why each earlier one was skipped.
-//! - [`Session`] runs a loaded model on named inputs, checking names, dtypes and shapes.
+//! - [`Session`] runs a loaded model on named inputs, checking names, dtypes and shapes with the rules in
+//!   [`check_inputs`], which every executable a caller may reach directly applies too.
 //!
 //! Architecture invariant: nothing here knows about ONNX, tract or the transpiler; a runner depends on
 //! `wdnn-descriptor-spec` and this crate only.
@@ -12,12 +13,14 @@
 mod backend;
 mod bundle;
 mod error;
+mod inputs;
 mod session;
 mod tensor;
 
 pub use backend::{Backend, Executable, KernelChoice, Skip};
 pub use bundle::{Bundle, BundleSource, DirSource, MemorySource, Weights};
 pub use error::{Result, RunnerError};
+pub use inputs::{check_inputs, input_signature, order_inputs};
 pub use session::{Session, load};
 pub use tensor::{Element, Tensor, TensorView, TensorViewMut};
 pub use wdnn_descriptor_spec as spec;

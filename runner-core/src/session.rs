@@ -1,6 +1,7 @@
 use wdnn_descriptor_spec::TensorSignature;
 
 use crate::backend::{Backend, Executable, KernelChoice, Skip};
+use crate::inputs::order_inputs;
 use crate::{Bundle, Result, RunnerError, Tensor};
 
 /// A model loaded on one backend, ready to run.
@@ -72,38 +73,7 @@ impl Session {
 
     /// Runs the model on named inputs (each exactly once) and returns the named outputs in signature order.
     pub fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
-        if let Some((name, _)) = inputs.iter().find(|(n, _)| !self.inputs.iter().any(|s| s.name == *n)) {
-            let known: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
-            return Err(RunnerError::BadInput {
-                name: name.to_string(),
-                detail: format!("the model has no such input (its inputs: {})", known.join(", ")),
-            });
-        }
-        let mut ordered = Vec::with_capacity(self.inputs.len());
-        for sig in &self.inputs {
-            let mut given = inputs.iter().filter(|(n, _)| *n == sig.name);
-            let (_, tensor) = given
-                .next()
-                .ok_or_else(|| RunnerError::BadInput { name: sig.name.clone(), detail: "missing".to_string() })?;
-            if given.next().is_some() {
-                return Err(RunnerError::BadInput { name: sig.name.clone(), detail: "given twice".to_string() });
-            }
-            if tensor.dtype() != sig.dtype {
-                return Err(RunnerError::InputDType {
-                    name: sig.name.clone(),
-                    expected: sig.dtype,
-                    found: tensor.dtype(),
-                });
-            }
-            if tensor.shape() != sig.shape.as_slice() {
-                return Err(RunnerError::InputShape {
-                    name: sig.name.clone(),
-                    expected: sig.shape.clone(),
-                    found: tensor.shape().to_vec(),
-                });
-            }
-            ordered.push(tensor.clone());
-        }
+        let ordered = order_inputs(&self.inputs, inputs)?;
         let outputs = self.executable.run(&ordered)?;
         Ok(self.outputs.iter().map(|s| s.name.clone()).zip(outputs).collect())
     }

@@ -8,8 +8,11 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use wdnn_descriptor_spec::{DescriptorError, Graph, Storage, TensorId};
-use wdnn_runner_core::{Executable, KernelChoice, Result, RunnerError, Tensor, TensorView, TensorViewMut, Weights};
+use wdnn_descriptor_spec::{DescriptorError, Graph, Storage, TensorId, TensorSignature};
+use wdnn_runner_core::{
+    Executable, KernelChoice, Result, RunnerError, Tensor, TensorView, TensorViewMut, Weights, check_inputs,
+    input_signature,
+};
 
 use crate::EvalError;
 use crate::table::{KernelTable, NodeInfo, NodeKernel};
@@ -18,6 +21,8 @@ use crate::table::{KernelTable, NodeInfo, NodeKernel};
 pub struct Executor {
     backend: String,
     graph: Graph,
+    /// The graph's inputs, checked on every run with runner-core's rules (`check_inputs`).
+    signature: Vec<TensorSignature>,
     weights: HashMap<u32, Tensor>,
     /// The activation arena; `u128` words so that every aligned offset is 16-byte aligned in memory.
     arena: Vec<u128>,
@@ -89,6 +94,7 @@ impl Executor {
         Ok(Executor {
             backend: backend.to_string(),
             graph: graph.clone(),
+            signature: input_signature(graph)?,
             weights,
             arena: vec![0; arena_len.div_ceil(ALIGN)],
             arena_len,
@@ -117,10 +123,7 @@ fn decode_weights(graph: &Graph, weights: &Weights) -> Result<HashMap<u32, Tenso
         let w = match decoded.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let entry = weights.entry(id)?;
-                if entry.offset.checked_add(entry.length).is_none_or(|end| end > weights.stream.len() as u64) {
-                    return Err(invalid(format!("weight `{}` lies outside the stream", entry.name)).into());
-                }
+                // `Weights::tensor` reads through the checked `Weights::entry`.
                 e.insert(weights.tensor(id)?)
             }
         };
@@ -211,9 +214,20 @@ fn node_error(backend: &str, node: &wdnn_descriptor_spec::Kernel, e: EvalError) 
 
 impl Executable for Executor {
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let Executor { backend, graph, weights, arena, arena_len, scratch, steps, input_views, output_views, gaps } =
-            self;
-        check_inputs(graph, inputs)?;
+        let Executor {
+            backend,
+            graph,
+            signature,
+            weights,
+            arena,
+            arena_len,
+            scratch,
+            steps,
+            input_views,
+            output_views,
+            gaps,
+        } = self;
+        check_inputs(signature, inputs)?;
         let arena: &mut [u8] = &mut bytemuck::cast_slice_mut::<u128, u8>(arena)[..*arena_len];
         let scratch: &mut [u8] = bytemuck::cast_slice_mut::<u128, u8>(scratch);
         let data_error = |id: TensorId| RunnerError::TensorData(format!("tensor {id} cannot be read"));
@@ -296,28 +310,4 @@ impl Executable for Executor {
             })
             .collect()
     }
-}
-
-/// The inputs are the graph's, in order, with its dtypes and shapes.
-fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
-    if inputs.len() != graph.inputs.len() {
-        return Err(RunnerError::BadInput {
-            name: graph.inputs.get(inputs.len()).map_or("?", |b| b.name.as_str()).to_string(),
-            detail: format!("{} inputs given, the model has {}", inputs.len(), graph.inputs.len()),
-        });
-    }
-    for (binding, t) in graph.inputs.iter().zip(inputs) {
-        let desc = &graph.tensors[binding.tensor as usize];
-        if t.dtype() != desc.dtype {
-            return Err(RunnerError::InputDType { name: binding.name.clone(), expected: desc.dtype, found: t.dtype() });
-        }
-        if t.shape() != desc.shape.as_slice() {
-            return Err(RunnerError::InputShape {
-                name: binding.name.clone(),
-                expected: desc.shape.clone(),
-                found: t.shape().to_vec(),
-            });
-        }
-    }
-    Ok(())
 }

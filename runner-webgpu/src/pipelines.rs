@@ -1,0 +1,104 @@
+//! Shader modules, bind group layouts and compute pipelines: one pipeline per (shader, entry point, access signature),
+//! however many kernels share it, all created up front (in parallel threads natively).
+
+use std::collections::HashMap;
+
+use wdnn_descriptor_spec::{Graph, KernelPayload};
+use wdnn_runner_core::Result;
+
+use crate::{sync, unavailable};
+
+/// Which bindings of a kernel are writable, in binding order: the key of a bind group layout.
+pub(crate) type Signature = Vec<bool>;
+
+/// The model's pipelines.
+pub(crate) struct Pipelines {
+    /// One bind group layout per access signature.
+    pub layouts: HashMap<Signature, wgpu::BindGroupLayout>,
+    /// The distinct pipelines.
+    pub pipelines: Vec<wgpu::ComputePipeline>,
+    /// For each kernel with a WGSL payload, in graph order, the index of its pipeline.
+    pub pipeline_of: Vec<usize>,
+}
+
+/// The access signature of a kernel's bindings.
+pub(crate) fn signature(bindings: &[wdnn_descriptor_spec::Binding]) -> Signature {
+    bindings.iter().map(|b| b.writable).collect()
+}
+
+impl Pipelines {
+    /// Creates every layout, module and pipeline `graph` needs. With `trusted_shaders`, modules skip wgpu's runtime
+    /// bounds checks.
+    pub fn create(device: &wgpu::Device, graph: &Graph, trusted_shaders: bool) -> Result<Pipelines> {
+        let mut layouts: HashMap<Signature, wgpu::BindGroupLayout> = HashMap::new();
+        let mut pipeline_keys: Vec<(u32, String, Signature)> = Vec::new();
+        let mut pipeline_of: Vec<usize> = Vec::new();
+        for k in &graph.kernels {
+            let Some(KernelPayload::Wgsl { shader, entry_point, bindings, .. }) = &k.payload else {
+                continue;
+            };
+            let signature = signature(bindings);
+            layouts.entry(signature.clone()).or_insert_with(|| bind_group_layout(device, &signature));
+            let key = (*shader, entry_point.clone(), signature);
+            let index = match pipeline_keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    pipeline_keys.push(key);
+                    pipeline_keys.len() - 1
+                }
+            };
+            pipeline_of.push(index);
+        }
+        let mut modules: HashMap<u32, wgpu::ShaderModule> = HashMap::new();
+        for (shader, _, _) in &pipeline_keys {
+            modules.entry(*shader).or_insert_with(|| {
+                let desc = wgpu::ShaderModuleDescriptor {
+                    label: None,
+                    source: wgpu::ShaderSource::Wgsl(graph.shaders[*shader as usize].as_str().into()),
+                };
+                if trusted_shaders {
+                    // SAFETY: opted into by the caller for converter-generated shaders, which index only within
+                    // the bounds their generator computed from the descriptor's shapes.
+                    unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+                } else {
+                    device.create_shader_module(desc)
+                }
+            });
+        }
+        let jobs: Vec<(&wgpu::ShaderModule, &str, wgpu::PipelineLayout)> = pipeline_keys
+            .iter()
+            .map(|(shader, entry, signature)| {
+                let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: None,
+                    bind_group_layouts: &[Some(&layouts[signature])],
+                    immediate_size: 0,
+                });
+                (&modules[shader], entry.as_str(), layout)
+            })
+            .collect();
+        let pipelines = sync::create_pipelines(device, &jobs);
+        if pipelines.len() != jobs.len() {
+            return Err(unavailable("creating the compute pipelines failed".into()));
+        }
+        Ok(Pipelines { layouts, pipelines, pipeline_of })
+    }
+}
+
+/// A layout of storage buffers, read-only or read-write as `signature` says.
+fn bind_group_layout(device: &wgpu::Device, signature: &[bool]) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = signature
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: !w },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries })
+}

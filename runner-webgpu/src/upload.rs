@@ -1,0 +1,68 @@
+//! The arena and the weight buffers. Weights are uploaded once, decoded to what the shaders read: f16 and int8
+//! encodings become f32, so every shader has one f32 code path whatever the bundle's weight format.
+
+use std::collections::HashMap;
+
+use wdnn_descriptor_spec::{Encoding, Graph, KernelPayload, Storage, TensorId};
+use wdnn_runner_core::{Result, Weights};
+use wgpu::util::DeviceExt;
+
+use crate::round4;
+
+/// The model's buffers on the device.
+pub(crate) struct Buffers {
+    /// The activation arena (SPEC §4.4): inputs, intermediates and outputs at their planned offsets.
+    pub arena: wgpu::Buffer,
+    /// One buffer per weight that a kernel binds or an output names.
+    pub weights: Vec<wgpu::Buffer>,
+    /// Weight id → index in `weights`.
+    pub weight_index: HashMap<u32, usize>,
+}
+
+impl Buffers {
+    /// Creates the arena and uploads every weight that is bound or is an output, each once.
+    pub fn upload(device: &wgpu::Device, graph: &Graph, weights: &Weights) -> Result<Buffers> {
+        let arena = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("arena"),
+            size: round4(graph.arena_size.max(4)),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut weight_buffers = Vec::new();
+        let mut weight_index: HashMap<u32, usize> = HashMap::new();
+        let mut bound: Vec<TensorId> = Vec::new();
+        for k in &graph.kernels {
+            if let Some(KernelPayload::Wgsl { bindings, .. }) = &k.payload {
+                bound.extend(bindings.iter().map(|b| b.tensor));
+            }
+        }
+        bound.extend(graph.outputs.iter().map(|o| o.tensor));
+        for id in bound {
+            if let Some(Storage::Weight { id }) = graph.tensors.get(id as usize).map(|t| t.storage)
+                && !weight_index.contains_key(&id)
+            {
+                let bytes = weight_bytes(weights, id)?;
+                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("weight"),
+                    contents: &bytes,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                });
+                weight_index.insert(id, weight_buffers.len());
+                weight_buffers.push(buffer);
+            }
+        }
+        Ok(Buffers { arena, weights: weight_buffers, weight_index })
+    }
+}
+
+/// A weight's values as the shaders read them: raw little-endian values, with f16 and int8 encodings decoded to f32,
+/// padded to a multiple of 4 bytes.
+fn weight_bytes(weights: &Weights, id: u32) -> Result<Vec<u8>> {
+    let entry = weights.entry(id)?;
+    let mut bytes = match entry.encoding {
+        Encoding::Raw => entry.bytes(&weights.stream).to_vec(),
+        _ => bytemuck::cast_slice::<f32, u8>(&entry.to_f32(&weights.stream)?).to_vec(),
+    };
+    bytes.resize(round4(bytes.len().max(4) as u64) as usize, 0);
+    Ok(bytes)
+}
