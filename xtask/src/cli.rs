@@ -35,6 +35,13 @@ pub enum Command {
     Conformance(crate::conformance::ConformanceArgs),
     /// Batch-1 latency of bundles on the WebGPU backend (load, pipelines, first run, median wall and GPU time).
     BenchGpu(crate::bench_gpu::BenchGpuArgs),
+    /// Build the npm package `wdnn` (wasm32 modules, bindings, the JS wrapper and CLI) into target/web/wdnn.
+    Web(crate::web::WebArgs),
+    /// Build the package, then check it in Node: every fixture model on each of its backends against the native
+    /// reference (rel. L2 1e-4), the CLI on MobileNetV2, and the JavaScript tests.
+    WebTest,
+    /// wdnn's wasm package against onnxruntime-web's wasm EP in Node: latency, cold start, GFLOP/s, download size.
+    BenchWasm(crate::bench_wasm::BenchWasmArgs),
 }
 
 #[derive(Args)]

@@ -1,13 +1,17 @@
-//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance`.
+//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web`.
 
 mod backends;
 mod bench;
 mod bench_gpu;
+mod bench_wasm;
 mod cli;
 mod conformance;
 mod image_input;
+mod node;
 mod npy;
 mod reader;
+mod web;
+mod web_check;
 
 use std::path::{Path, PathBuf};
 
@@ -29,5 +33,8 @@ fn main() -> Result<()> {
         cli::Command::Test(args) => cli::test(args),
         cli::Command::Conformance(args) => conformance::conformance(args),
         cli::Command::BenchGpu(args) => bench_gpu::bench_gpu(args),
+        cli::Command::Web(args) => web::web(args).map(|_| ()),
+        cli::Command::WebTest => web_check::web_test(),
+        cli::Command::BenchWasm(args) => bench_wasm::bench_wasm(args),
     }
 }

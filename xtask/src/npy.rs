@@ -25,7 +25,13 @@ pub fn read(path: &Path) -> Result<Tensor> {
         .or_else(|| read_as::<u8>(&bytes))
         .or_else(|| read_as::<i8>(&bytes))
         .or_else(|| read_as::<bool>(&bytes))
-        .with_context(|| format!("{}: not an .npy file of f32, f64, i64, i32, u8, i8 or bool", path.display()))
+        .or_else(|| read_as::<i16>(&bytes))
+        .or_else(|| read_as::<u16>(&bytes))
+        .or_else(|| read_as::<u32>(&bytes))
+        .or_else(|| read_as::<u64>(&bytes))
+        .with_context(|| {
+            format!("{}: not an .npy file of f32, f64, i64, i32, i16, i8, u64, u32, u16, u8 or bool", path.display())
+        })
 }
 
 fn write_as<T: Element + ndarray_npy::WritableElement>(tensor: &Tensor, path: &Path) -> Result<()> {
@@ -45,6 +51,10 @@ pub fn write(tensor: &Tensor, path: &Path) -> Result<()> {
         DType::U8 => write_as::<u8>(tensor, path),
         DType::I8 => write_as::<i8>(tensor, path),
         DType::Bool => write_as::<bool>(tensor, path),
+        DType::I16 => write_as::<i16>(tensor, path),
+        DType::U16 => write_as::<u16>(tensor, path),
+        DType::U32 => write_as::<u32>(tensor, path),
+        DType::U64 => write_as::<u64>(tensor, path),
         other => bail!("writing {other} tensors as .npy is not supported"),
     }
 }

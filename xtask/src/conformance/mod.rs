@@ -16,6 +16,9 @@
 //! [`compare::TOLERANCE_OVERRIDES`]), with NaN where and only where NaN is expected and infinities equal; integers
 //! and bools must be equal.
 //!
+//! Host: `--backend wasm` (and any column with `--node`) runs in the wasm32 npm package under Node
+//! ([`crate::node`]: one long-lived Node process per worker serves all its cases), the others in this process.
+//!
 //! Modules: [`cases`] finds the cases and reads their data, [`freeze`] binds shape-like inputs, [`run`] converts,
 //! loads and runs them, [`compare`] holds the tolerances, [`gate`] the passing lists, [`report`] the output.
 
@@ -37,7 +40,10 @@ mod run;
 use cases::discover;
 use gate::gate;
 use report::{print_summary, report};
-use run::run_all;
+use run::{Host, run_all};
+
+/// The backend whose column always runs in the wasm32 package under Node (its native build is a test convenience).
+const NODE_ONLY: &str = "wasm";
 
 /// Run the ONNX backend node tests and the zoo graphs on one or every backend, and report.
 #[derive(Args)]
@@ -63,6 +69,10 @@ pub struct ConformanceArgs {
     /// Print every case that does not pass.
     #[arg(long, short)]
     verbose: bool,
+    /// Run the column in the wasm32 package under Node (always so for `--backend wasm`); CONFORMANCE.md is then not
+    /// written.
+    #[arg(long)]
+    node: bool,
 }
 
 impl ConformanceArgs {
@@ -76,6 +86,7 @@ impl ConformanceArgs {
             filter: vec![],
             jobs: 2,
             verbose: false,
+            node: false,
         }
     }
 }
@@ -135,7 +146,7 @@ pub fn conformance(args: ConformanceArgs) -> Result<()> {
             }
         }
         usable
-    } else if compiled.contains(&args.backend) {
+    } else if compiled.contains(&args.backend) || args.node || args.backend == NODE_ONLY {
         vec![args.backend.clone()]
     } else {
         bail!("unknown backend `{}` (compiled in: {}, or all)", args.backend, compiled.join(", "));
@@ -144,11 +155,15 @@ pub fn conformance(args: ConformanceArgs) -> Result<()> {
     if cases.is_empty() {
         bail!("no case matches the filter {:?}", args.filter);
     }
-    let full = args.filter.is_empty();
+    let full = args.filter.is_empty() && !args.node;
     let mut results: Vec<(String, Vec<Outcome>)> = Vec::new();
     for backend in &backends {
         let start = Instant::now();
-        let outcomes = run_all(&cases, backend, args.jobs.max(1))?;
+        // The wasm backend's column is the wasm32 build, in Node: what browsers run.
+        // `--backend wasm` (named, not through `all`, until the Node column is proven in the gate) and `--node`.
+        let host =
+            if args.node || args.backend == NODE_ONLY { Host::Node(crate::node::package()?) } else { Host::Native };
+        let outcomes = run_all(&cases, backend, args.jobs.max(1), &host)?;
         let seconds = start.elapsed().as_secs_f64();
         print_summary(backend, &cases, &outcomes, seconds, args.verbose);
         results.push((backend.clone(), outcomes));

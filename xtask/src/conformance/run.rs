@@ -1,6 +1,7 @@
 //! Running the cases on one backend: convert (with frozen inputs where needed), load, run every data set and
 //! compare; workers share the case list, and a panic is caught and classified by the stage it interrupted.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -19,10 +20,57 @@ use super::compare::{CASE_TOLERANCES, TOLERANCE_OVERRIDES, compare, default_tole
 use super::freeze::{frozen_inputs, write_frozen};
 use super::{Class, Outcome};
 use crate::backends::available_backends;
+use crate::node::NodeWorker;
 use crate::{npy, repo_root};
 
+/// Where a column's bundles run.
+#[derive(Clone, Debug)]
+pub(super) enum Host {
+    /// In this process, on the compiled-in backend.
+    Native,
+    /// In the wasm32 package (this folder) under Node: the build browsers get.
+    Node(PathBuf),
+}
+
+/// A worker's way to load a case's bundle on the column's backend.
+enum Runner<'a> {
+    Native(&'a dyn Backend),
+    Node { backend: &'a str, worker: RefCell<NodeWorker> },
+}
+
+/// A loaded case.
+enum Loaded<'a> {
+    Native(wdnn_runner_core::Session),
+    Node { worker: &'a RefCell<NodeWorker>, inputs: Vec<String> },
+}
+
+impl Runner<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Runner::Native(backend) => backend.name(),
+            Runner::Node { backend, .. } => backend,
+        }
+    }
+}
+
+impl Loaded<'_> {
+    fn first_input(&self) -> String {
+        match self {
+            Loaded::Native(session) => session.inputs().first().map(|s| s.name.clone()).unwrap_or_default(),
+            Loaded::Node { inputs, .. } => inputs.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>, String> {
+        match self {
+            Loaded::Native(session) => session.run(inputs).map_err(|e| e.to_string()),
+            Loaded::Node { worker, .. } => worker.borrow_mut().run(inputs),
+        }
+    }
+}
+
 /// Runs every case on `backend` with `jobs` threads, in case order.
-pub(super) fn run_all(cases: &[Case], backend: &str, jobs: usize) -> Result<Vec<Outcome>> {
+pub(super) fn run_all(cases: &[Case], backend: &str, jobs: usize, host: &Host) -> Result<Vec<Outcome>> {
     // Per process: two runs in one working tree must not share bundles.
     let scratch_root = repo_root().join("target/conformance").join(format!("{backend}-{}", std::process::id()));
     // Frozen-input models are written beside the workers' bundles, possibly before any conversion made the folder.
@@ -40,14 +88,24 @@ pub(super) fn run_all(cases: &[Case], backend: &str, jobs: usize) -> Result<Vec<
             let (next, results, bar) = (&next, &results, &bar);
             let scratch = scratch_root.join(format!("worker{worker}"));
             scope.spawn(move || {
-                // Each worker owns its backends: a backend need not be shareable between threads.
+                // Each worker owns its backends (a backend need not be shareable between threads) or its Node
+                // process.
                 let backends = available_backends();
-                let Some(chosen) = backends.iter().find(|b| b.name() == backend) else { return };
+                let runner = match host {
+                    Host::Native => {
+                        let Some(chosen) = backends.iter().find(|b| b.name() == backend) else { return };
+                        Runner::Native(chosen.as_ref())
+                    }
+                    Host::Node(package) => {
+                        let worker = NodeWorker::new(package, &scratch.with_extension("node"));
+                        Runner::Node { backend, worker: RefCell::new(worker) }
+                    }
+                };
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = cases.get(i) else { break };
                     bar.set_message(case.name.clone());
-                    let outcome = run_case(case, chosen.as_ref(), &scratch);
+                    let outcome = run_case(case, &runner, &scratch);
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(outcome);
                     }
@@ -73,7 +131,7 @@ enum Stage {
     Run,
 }
 
-fn run_case(case: &Case, backend: &dyn Backend, scratch: &Path) -> Outcome {
+fn run_case(case: &Case, backend: &Runner, scratch: &Path) -> Outcome {
     let stage = std::cell::Cell::new(Stage::Convert);
     let result = catch_unwind(AssertUnwindSafe(|| match &case.kind {
         CaseKind::Node(dir) => run_node_case(dir, case, backend, scratch, &stage),
@@ -122,11 +180,20 @@ fn convert(model: &Path, scratch: &Path, backend: &str, input_shapes: Vec<(Strin
     }
 }
 
-/// Loads the bundle at `scratch` on `backend`.
-fn load(scratch: &Path, backend: &dyn Backend) -> Result<wdnn_runner_core::Session, Outcome> {
-    let bundle = Bundle::open(scratch).map_err(|e| Outcome::new(Class::RunnerError, short(&e.to_string())))?;
-    wdnn_runner_core::load(&bundle, &[backend], |_, _| {})
-        .map_err(|e| Outcome::new(Class::RunnerError, short(&e.to_string())))
+/// Loads the bundle at `scratch` on `runner`'s backend.
+fn load<'a>(scratch: &Path, runner: &'a Runner) -> Result<Loaded<'a>, Outcome> {
+    let error = |e: String| Outcome::new(Class::RunnerError, short(&e));
+    match runner {
+        Runner::Native(backend) => {
+            let bundle = Bundle::open(scratch).map_err(|e| error(e.to_string()))?;
+            let session = wdnn_runner_core::load(&bundle, &[*backend], |_, _| {}).map_err(|e| error(e.to_string()))?;
+            Ok(Loaded::Native(session))
+        }
+        Runner::Node { backend, worker } => {
+            let loaded = worker.borrow_mut().load(scratch, &[*backend]).map_err(error)?;
+            Ok(Loaded::Node { worker, inputs: loaded.inputs })
+        }
+    }
 }
 
 /// One data set of a node case: inputs and expected outputs, in graph order.
@@ -136,13 +203,7 @@ struct DataSet {
     outputs: Vec<Tensor>,
 }
 
-fn run_node_case(
-    dir: &Path,
-    case: &Case,
-    backend: &dyn Backend,
-    scratch: &Path,
-    stage: &std::cell::Cell<Stage>,
-) -> Outcome {
+fn run_node_case(dir: &Path, case: &Case, backend: &Runner, scratch: &Path, stage: &std::cell::Cell<Stage>) -> Outcome {
     match node_case(dir, case, backend, scratch, stage) {
         Ok(o) | Err(o) => o,
     }
@@ -151,7 +212,7 @@ fn run_node_case(
 fn node_case(
     dir: &Path,
     case: &Case,
-    backend: &dyn Backend,
+    backend: &Runner,
     scratch: &Path,
     stage: &std::cell::Cell<Stage>,
 ) -> Result<Outcome, Outcome> {
@@ -251,8 +312,7 @@ fn node_case(
         let Some(session) = session.as_mut() else { unreachable!("converted above") };
         let named: Vec<(&str, Tensor)> =
             runtime.iter().map(|&i| (names[i].as_str(), set.inputs[i].1.clone())).collect();
-        let actual =
-            session.run(&named).map_err(|e| with_frozen(Outcome::new(Class::RunnerError, short(&e.to_string()))))?;
+        let actual = session.run(&named).map_err(|e| with_frozen(Outcome::new(Class::RunnerError, short(&e))))?;
         if actual.len() != set.outputs.len() {
             let detail = format!("{} outputs, {} expected", actual.len(), set.outputs.len());
             return Err(with_frozen(Outcome::new(Class::Failed, detail)));
@@ -271,7 +331,7 @@ fn run_zoo_case(
     model: &Path,
     input: &Path,
     output: &Path,
-    backend: &dyn Backend,
+    backend: &Runner,
     scratch: &Path,
     stage: &std::cell::Cell<Stage>,
 ) -> Outcome {
@@ -281,9 +341,8 @@ fn run_zoo_case(
         convert(model, scratch, backend.name(), vec![])?;
         stage.set(Stage::Run);
         let mut session = load(scratch, backend)?;
-        let name = session.inputs().first().map(|s| s.name.clone()).unwrap_or_default();
-        let actual =
-            session.run(&[(name.as_str(), x)]).map_err(|e| Outcome::new(Class::RunnerError, short(&e.to_string())))?;
+        let name = session.first_input();
+        let actual = session.run(&[(name.as_str(), x)]).map_err(|e| Outcome::new(Class::RunnerError, short(&e)))?;
         let Some((out_name, a)) = actual.first() else {
             return Err(Outcome::new(Class::Failed, "no output"));
         };

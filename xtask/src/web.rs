@@ -1,0 +1,180 @@
+//! `cargo xtask web`: the npm package `wdnn` in `target/web/wdnn/`.
+//!
+//! The crate `web/` (wasm-bindgen bindings over runner-core) is built for wasm32 in release, once per instruction
+//! set, each into its own target folder (different target features must not share one):
+//!
+//! | build | target features | chosen when |
+//! |---|---|---|
+//! | `simd128/` | `+simd128` | always possible (Node 20, every current browser) |
+//! | `relaxed-simd/` | `+simd128,+relaxed-simd` | `WebAssembly.validate` accepts a relaxed-SIMD instruction |
+//!
+//! Each `.wasm` goes through `wasm-bindgen --target web` (ESM glue that works in Node 20 and browsers; the CLI
+//! version must equal the pinned crate, 0.2.130), then `wasm-opt -O3` from the npm package `binaryen` when
+//! `web/node_modules` has it (`npm ci` in `web/`). Debian's wasm-opt breaks wasm-bindgen's output and is never used.
+//! The wrapper (`web/js/`: index.mjs, index.d.ts, cli.mjs, …) is copied beside them with a `package.json`.
+//!
+//! A threaded build (wasm atomics, `-Z build-std`) is not made: the message says why.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::repo_root;
+
+/// The wasm-bindgen CLI version that matches the `wasm-bindgen` crate pinned in `web/Cargo.toml`.
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// Build the npm package `wdnn` (target/web/wdnn/).
+#[derive(Args)]
+pub struct WebArgs {
+    /// Where to write the package (default: TARGET/web/wdnn).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Build only the SIMD128 module (faster; the package then always uses it).
+    #[arg(long)]
+    pub no_relaxed: bool,
+    /// Skip wasm-opt even when binaryen is installed.
+    #[arg(long)]
+    pub no_opt: bool,
+}
+
+/// One build of the module.
+struct Flavor {
+    /// The folder in the package, also the name `env.wasm.flavor` takes.
+    name: &'static str,
+    features: &'static str,
+    wasm_opt_features: &'static [&'static str],
+}
+
+/// What Rust's wasm32 target enables by default, which wasm-opt must be told (it does not read the target features).
+const BASE_FEATURES: [&str; 7] = [
+    "--enable-simd",
+    "--enable-bulk-memory",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-mutable-globals",
+    "--enable-multivalue",
+    "--enable-reference-types",
+];
+
+const FLAVORS: [Flavor; 2] = [
+    Flavor { name: "simd128", features: "+simd128", wasm_opt_features: &[] },
+    Flavor { name: "relaxed-simd", features: "+simd128,+relaxed-simd", wasm_opt_features: &["--enable-relaxed-simd"] },
+];
+
+/// The JavaScript files of the package, from `web/js/`.
+const JS_FILES: [&str; 7] = ["index.mjs", "index.d.ts", "tensor.mjs", "bundle.mjs", "npy.mjs", "cli.mjs", "README.md"];
+
+/// Cargo's target directory for this workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The package folder `cargo xtask web` writes by default.
+pub fn default_package_dir() -> PathBuf {
+    target_dir().join("web/wdnn")
+}
+
+pub fn web(args: WebArgs) -> Result<PathBuf> {
+    let root = repo_root();
+    let out = args.out.unwrap_or_else(default_package_dir);
+    check_wasm_bindgen()?;
+    let wasm_opt = root.join("web/node_modules/.bin/wasm-opt");
+    let wasm_opt = if args.no_opt {
+        None
+    } else if wasm_opt.exists() {
+        Some(wasm_opt)
+    } else {
+        println!("web: wasm-opt skipped (binaryen is not installed: run `npm ci` in web/)");
+        None
+    };
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
+    }
+    for flavor in FLAVORS.iter().filter(|f| !(args.no_relaxed && f.name == "relaxed-simd")) {
+        let wasm = build_module(flavor)?;
+        let dir = out.join(flavor.name);
+        let status = Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript", "--out-name", "wdnn_web", "--out-dir"])
+            .arg(&dir)
+            .arg(&wasm)
+            .status()
+            .context("running wasm-bindgen")?;
+        if !status.success() {
+            bail!("wasm-bindgen failed on {} ({status})", wasm.display());
+        }
+        let module = dir.join("wdnn_web_bg.wasm");
+        if let Some(wasm_opt) = &wasm_opt {
+            let status = Command::new(wasm_opt)
+                .arg("-O3")
+                .args(BASE_FEATURES)
+                .args(flavor.wasm_opt_features)
+                .arg(&module)
+                .arg("-o")
+                .arg(&module)
+                .status()
+                .context("running wasm-opt")?;
+            if !status.success() {
+                bail!("wasm-opt failed on {} ({status})", module.display());
+            }
+        }
+        let size = std::fs::metadata(&module).map(|m| m.len()).unwrap_or(0);
+        println!("web: {} module {} bytes", flavor.name, size);
+    }
+    for file in JS_FILES {
+        let from = root.join("web/js").join(file);
+        std::fs::copy(&from, out.join(file)).with_context(|| format!("copying {}", from.display()))?;
+    }
+    let manifest = std::fs::read_to_string(root.join("web/js/package.json")).context("reading web/js/package.json")?;
+    let mut package: serde_json::Value = serde_json::from_str(&manifest).context("parsing web/js/package.json")?;
+    package["version"] = serde_json::Value::String(env!("CARGO_PKG_VERSION").to_string());
+    std::fs::write(out.join("package.json"), serde_json::to_string_pretty(&package)? + "\n")
+        .context("writing package.json")?;
+    println!(
+        "web: threaded build not made (wasm atomics need `-Z build-std`, and the wasm backend has no thread pool yet)"
+    );
+    println!("web: wrote the package {}", out.display());
+    Ok(out)
+}
+
+fn check_wasm_bindgen() -> Result<()> {
+    let hint = format!("install it with `cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}`");
+    let output =
+        Command::new("wasm-bindgen").arg("--version").output().with_context(|| format!("no wasm-bindgen: {hint}"))?;
+    let version = String::from_utf8_lossy(&output.stdout);
+    if !version.split_whitespace().any(|w| w == WASM_BINDGEN_VERSION) {
+        bail!("wasm-bindgen is `{}`, the crate pins {WASM_BINDGEN_VERSION}: {hint}", version.trim());
+    }
+    Ok(())
+}
+
+/// Builds `web/` as a wasm32 cdylib with the flavor's target features; returns the `.wasm`.
+fn build_module(flavor: &Flavor) -> Result<PathBuf> {
+    let target = target_dir().join("web-build").join(flavor.name);
+    let flags = format!("-C\x1ftarget-feature={}", flavor.features);
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(repo_root())
+        .args(["rustc", "-p", "wdnn-web", "--lib", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(["--crate-type", "cdylib"])
+        .env("CARGO_TARGET_DIR", &target)
+        // Highest precedence of cargo's flag sources, so an outer RUSTFLAGS cannot leak in; host build scripts are
+        // unaffected because a --target is given.
+        .env("CARGO_ENCODED_RUSTFLAGS", flags)
+        .env_remove("RUSTFLAGS")
+        // Size and speed over build time: one codegen unit with LTO; wasm32 aborts on panic anyway.
+        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+        .status()
+        .context("running cargo for the wasm32 module")?;
+    if !status.success() {
+        bail!("building the {} module failed ({status})", flavor.name);
+    }
+    Ok(wasm_path(&target))
+}
+
+fn wasm_path(target: &Path) -> PathBuf {
+    target.join("wasm32-unknown-unknown/release/wdnn_web.wasm")
+}
