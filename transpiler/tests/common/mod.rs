@@ -1,13 +1,11 @@
-//! Shared helpers of the end-to-end tests: paths, conversion into a scratch bundle, running on the fallback
-//! backend, `.npy` reading and the error measure.
+//! Shared helpers of the transpiler's tests: paths, conversion into a scratch bundle, running on the fallback
+//! backend. The end-to-end suites, with their own helpers, are in the `test-suite` crate.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
-use wdnn_runner_core::{Backend, Bundle, Session, Tensor};
+use wdnn_runner_core::{Backend, Bundle, Session};
 use wdnn_transpiler::{ConvertOptions, ConvertSummary};
 
 pub fn repo() -> PathBuf {
@@ -16,14 +14,6 @@ pub fn repo() -> PathBuf {
 
 pub fn fixtures() -> PathBuf {
     repo().join("fixtures")
-}
-
-/// The generated-data cache (`cargo xtask fixtures` fills it); a missing file is a test failure that says so.
-pub fn cache_file(rel: &str) -> PathBuf {
-    let root = std::env::var_os("WDNN_CACHE").map(PathBuf::from).unwrap_or_else(|| repo().join(".cache"));
-    let path = root.join(rel);
-    assert!(path.exists(), "{} is missing: run `cargo xtask fixtures` first", path.display());
-    path
 }
 
 /// A fresh scratch directory under the target directory.
@@ -51,36 +41,4 @@ pub fn fallback_session(bundle: &Path) -> Session {
     let backend = wdnn_runner_fallback::FallbackBackend;
     let order: [&dyn Backend; 1] = [&backend];
     wdnn_runner_core::load(&bundle, &order, |_, _| {}).unwrap()
-}
-
-pub fn read_npy(path: &Path) -> Tensor {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let array = ArrayD::<f32>::read_npy(file).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let shape: Vec<u64> = array.shape().iter().map(|&d| d as u64).collect();
-    Tensor::new(&shape, &array.iter().copied().collect::<Vec<_>>()).unwrap()
-}
-
-/// ‖actual − expected‖₂ / ‖expected‖₂.
-pub fn rel_l2(actual: &[f32], expected: &[f32]) -> f64 {
-    assert_eq!(actual.len(), expected.len(), "different lengths");
-    let (mut diff, mut norm) = (0f64, 0f64);
-    for (a, e) in actual.iter().zip(expected) {
-        diff += (*a as f64 - *e as f64).powi(2);
-        norm += (*e as f64).powi(2);
-    }
-    (diff / norm.max(1e-30)).sqrt()
-}
-
-pub fn argmax(values: &[f32]) -> usize {
-    values.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap()
-}
-
-/// Asserts rel L2 ≤ `tolerance` and returns the error.
-pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, tolerance: f64) -> f64 {
-    let (a, e) = (actual.to_vec::<f32>().unwrap(), expected.to_vec::<f32>().unwrap());
-    assert_eq!(actual.numel(), expected.numel(), "{what}: element counts differ");
-    let err = rel_l2(&a, &e);
-    eprintln!("{what}: rel L2 {err:.3e}");
-    assert!(err <= tolerance, "{what}: rel L2 {err:.3e} > {tolerance:.0e}");
-    err
 }
