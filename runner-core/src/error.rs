@@ -49,6 +49,16 @@ pub enum RunnerError {
         /// What exactly.
         detail: String,
     },
+    /// A backend selection names a backend nobody knows (a typo, or one this version of wdnn does not have).
+    #[error("unknown backend `{name}` in {from} (known: {known})")]
+    UnknownBackend {
+        /// The name.
+        name: String,
+        /// Where the selection came from: the caller's selection or the `WDNN_BACKEND` variable.
+        from: String,
+        /// The backends known to this build, compiled in or not.
+        known: String,
+    },
     /// Every backend tried failed.
     #[error("no backend could load the model: {}", describe_skips(.attempts))]
     NoBackend {

@@ -14,38 +14,76 @@ pub struct Session {
 }
 
 /// Loads `bundle` on the first backend of `order` that is available and accepts the model, falling through on each
-/// failure. The session reports the chosen backend and why every earlier one was skipped.
+/// failure. The session reports the chosen backend and why every earlier one was skipped. A [`crate::Registry`] does
+/// the same from backend names, and [`load_async`] without blocking.
 pub fn load(bundle: &Bundle, order: &[&dyn Backend], mut progress: impl FnMut(u64, u64)) -> Result<Session> {
     let mut skipped = Vec::new();
     for backend in order {
-        let name = backend.name().to_string();
-        if bundle.manifest.backend(&name).is_none() {
-            skipped.push(Skip { backend: name, reason: "the bundle has no descriptor for it".to_string() });
-            continue;
-        }
-        if let Err(reason) = backend.probe() {
-            skipped.push(Skip { backend: name, reason: format!("unavailable: {reason}") });
-            continue;
-        }
-        let loaded =
-            bundle.load_backend(&name, &mut progress).and_then(|(graph, weights)| backend.load(&graph, &weights));
-        match loaded {
-            Ok(executable) => {
-                return Ok(Session {
-                    backend: name,
-                    skipped,
-                    inputs: bundle.manifest.inputs.clone(),
-                    outputs: bundle.manifest.outputs.clone(),
-                    executable,
-                });
-            }
-            Err(e) => skipped.push(Skip { backend: name, reason: format!("failed to load: {e}") }),
+        match try_load(bundle, *backend, &mut progress) {
+            Ok(executable) => return Ok(Session::new(bundle, backend.name(), skipped, executable)),
+            Err(skip) => skipped.push(skip),
         }
     }
     Err(RunnerError::NoBackend { attempts: skipped })
 }
 
+/// [`load`] without blocking: each backend is probed and loaded through its async methods (what a browser needs).
+pub async fn load_async(
+    bundle: &Bundle,
+    order: &[&dyn Backend],
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Session> {
+    let mut skipped = Vec::new();
+    for backend in order {
+        match try_load_async(bundle, *backend, &mut progress).await {
+            Ok(executable) => return Ok(Session::new(bundle, backend.name(), skipped, executable)),
+            Err(skip) => skipped.push(skip),
+        }
+    }
+    Err(RunnerError::NoBackend { attempts: skipped })
+}
+
+/// One backend's attempt: a descriptor in the bundle, then the probe, then decoding and loading.
+pub(crate) fn try_load(
+    bundle: &Bundle,
+    backend: &dyn Backend,
+    progress: &mut impl FnMut(u64, u64),
+) -> std::result::Result<Box<dyn Executable>, Skip> {
+    let name = backend.name();
+    if bundle.manifest.backend(name).is_none() {
+        return Err(Skip::no_descriptor(name));
+    }
+    backend.probe().map_err(|reason| Skip::probe_failed(name, reason))?;
+    let (graph, weights) = bundle.load_backend(name, progress).map_err(|e| Skip::load_failed(name, e))?;
+    backend.load(&graph, &weights).map_err(|e| Skip::load_failed(name, e))
+}
+
+/// [`try_load`] through the backend's async probe and load, with the same reasons.
+pub(crate) async fn try_load_async(
+    bundle: &Bundle,
+    backend: &dyn Backend,
+    progress: &mut impl FnMut(u64, u64),
+) -> std::result::Result<Box<dyn Executable>, Skip> {
+    let name = backend.name();
+    if bundle.manifest.backend(name).is_none() {
+        return Err(Skip::no_descriptor(name));
+    }
+    backend.probe_async().await.map_err(|reason| Skip::probe_failed(name, reason))?;
+    let (graph, weights) = bundle.load_backend(name, progress).map_err(|e| Skip::load_failed(name, e))?;
+    backend.load_async(&graph, &weights).await.map_err(|e| Skip::load_failed(name, e))
+}
+
 impl Session {
+    pub(crate) fn new(bundle: &Bundle, backend: &str, skipped: Vec<Skip>, executable: Box<dyn Executable>) -> Session {
+        Session {
+            backend: backend.to_string(),
+            skipped,
+            inputs: bundle.manifest.inputs.clone(),
+            outputs: bundle.manifest.outputs.clone(),
+            executable,
+        }
+    }
+
     /// The backend the model runs on.
     pub fn backend(&self) -> &str {
         &self.backend
@@ -75,6 +113,13 @@ impl Session {
     pub fn run(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
         let ordered = order_inputs(&self.inputs, inputs)?;
         let outputs = self.executable.run(&ordered)?;
+        Ok(self.outputs.iter().map(|s| s.name.clone()).zip(outputs).collect())
+    }
+
+    /// [`Session::run`] without blocking (a browser's WebGPU run), with the same input checks.
+    pub async fn run_async(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let ordered = order_inputs(&self.inputs, inputs)?;
+        let outputs = self.executable.run_async(&ordered).await?;
         Ok(self.outputs.iter().map(|s| s.name.clone()).zip(outputs).collect())
     }
 }

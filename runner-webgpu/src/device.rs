@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use wdnn_descriptor_spec::{Graph, KernelPayload, Storage};
 use wdnn_runner_core::Result;
 
-use crate::{DISABLE_ENV, WebGpuOptions, round4, unavailable};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::DISABLE_ENV;
+use crate::{WebGpuOptions, round4, unavailable};
 
 fn disabled() -> Option<String> {
     #[cfg(not(target_arch = "wasm32"))]

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use wdnn_descriptor_spec::{Graph, TensorSignature};
-use wdnn_runner_core::{Result, RunnerError, Tensor, Weights, check_inputs, input_signature};
+use wdnn_runner_core::{Executable, LocalFuture, Result, RunnerError, Tensor, Weights, check_inputs, input_signature};
 
 use crate::device::{self, request_adapter};
 use crate::dispatch::{self, Io, Program, Step};
@@ -201,9 +201,18 @@ impl WebGpuExecutable {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-impl wdnn_runner_core::Executable for WebGpuExecutable {
+impl Executable for WebGpuExecutable {
+    #[cfg(not(target_arch = "wasm32"))]
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        pollster::block_on(self.run_async(inputs))
+        pollster::block_on(WebGpuExecutable::run_async(self, inputs))
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn run(&mut self, _inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        Err(unavailable("a browser cannot wait for the GPU synchronously: use run_async".into()))
+    }
+
+    fn run_async<'a>(&'a mut self, inputs: &'a [Tensor]) -> LocalFuture<'a, Result<Vec<Tensor>>> {
+        Box::pin(WebGpuExecutable::run_async(self, inputs))
     }
 }

@@ -8,9 +8,11 @@
 //! then one input upload, one command encoder with one compute pass holding every dispatch, one copy of the outputs
 //! into a readback buffer, and one submit; only the outputs are read back.
 //!
-//! Natively the [`Backend`] trait is implemented on top of the async API with `pollster`. In a browser nothing may
-//! block: use [`WebGpuExecutable::load_async`] and [`WebGpuExecutable::run_async`] (from `wasm-bindgen-futures`),
-//! which check their inputs with the same runner-core rules as a [`wdnn_runner_core::Session`].
+//! The [`Backend`] and [`Executable`] traits are implemented on the async API: natively the sync methods block on
+//! it with `pollster`; in a browser, where nothing may block, load through runner-core's `load_async` (or
+//! `Registry::load_async`) and run with `Session::run_async`, which go through the same fall-through and input checks
+//! as native. [`WebGpuExecutable::load_async`] and [`WebGpuExecutable::run_async`] are the direct entry points; a
+//! direct run checks its inputs with runner-core's rules too.
 //!
 //! One module per concern:
 //! - `device`: the adapter, the limits a model needs from it, and the device;
@@ -34,7 +36,7 @@ mod upload;
 use std::sync::Mutex;
 
 use wdnn_descriptor_spec::{DescriptorError, Graph};
-use wdnn_runner_core::{Backend, Executable, Result, RunnerError, Weights};
+use wdnn_runner_core::{Backend, Executable, LocalFuture, Result, RunnerError, Weights};
 
 pub use device::request_adapter;
 pub use executable::WebGpuExecutable;
@@ -89,6 +91,8 @@ impl WebGpuBackend {
     }
 }
 
+/// The sync entry points block on the async ones natively; in a browser nothing may block, so there they refuse and
+/// a caller goes through [`Backend::probe_async`]/[`Backend::load_async`] (runner-core's `load_async`).
 impl Backend for WebGpuBackend {
     fn name(&self) -> &str {
         NAME
@@ -96,16 +100,12 @@ impl Backend for WebGpuBackend {
 
     #[cfg(not(target_arch = "wasm32"))]
     fn probe(&self) -> std::result::Result<(), String> {
-        let mut cached = self.adapter.lock().map_err(|_| "adapter cache poisoned".to_string())?;
-        if cached.is_none() {
-            *cached = Some(pollster::block_on(request_adapter())?);
-        }
-        Ok(())
+        pollster::block_on(self.probe_async())
     }
 
     #[cfg(target_arch = "wasm32")]
     fn probe(&self) -> std::result::Result<(), String> {
-        Err("a browser cannot wait for the GPU synchronously: use WebGpuExecutable::load_async".to_string())
+        Err(CANNOT_BLOCK.to_string())
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -115,9 +115,42 @@ impl Backend for WebGpuBackend {
 
     #[cfg(target_arch = "wasm32")]
     fn load(&self, _graph: &Graph, _weights: &Weights) -> Result<Box<dyn Executable>> {
-        Err(unavailable("a browser cannot wait for the GPU synchronously: use WebGpuExecutable::load_async".into()))
+        Err(unavailable(CANNOT_BLOCK.into()))
+    }
+
+    /// Finds the adapter once and keeps it for the next load.
+    fn probe_async(&self) -> LocalFuture<'_, std::result::Result<(), String>> {
+        Box::pin(async move {
+            let poisoned = || "adapter cache poisoned".to_string();
+            if self.adapter.lock().map_err(|_| poisoned())?.is_some() {
+                return Ok(());
+            }
+            let adapter = request_adapter().await?;
+            *self.adapter.lock().map_err(|_| poisoned())? = Some(adapter);
+            Ok(())
+        })
+    }
+
+    fn load_async<'a>(
+        &'a self,
+        graph: &'a Graph,
+        weights: &'a Weights,
+    ) -> LocalFuture<'a, Result<Box<dyn Executable>>> {
+        Box::pin(async move {
+            let cached = self.adapter.lock().ok().and_then(|mut a| a.take());
+            let adapter = match cached {
+                Some(a) => a,
+                None => request_adapter().await.map_err(unavailable)?,
+            };
+            let exe = WebGpuExecutable::load_with(adapter, graph, weights, &self.options).await?;
+            Ok(Box::new(exe) as Box<dyn Executable>)
+        })
     }
 }
+
+/// Why the sync entry points refuse in a browser.
+#[cfg(target_arch = "wasm32")]
+const CANNOT_BLOCK: &str = "a browser cannot wait for the GPU synchronously: load through runner-core's load_async";
 
 /// This backend cannot run here (no adapter, a limit falls short, resources could not be created).
 fn unavailable(reason: String) -> RunnerError {

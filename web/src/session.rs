@@ -5,7 +5,7 @@
 //! into the package (a browser build may add `webgpu`; an application may list it already), reported in
 //! [`WebSession::skipped`] at their place in the requested order, with the reason.
 
-use wdnn_runner_core::{Backend, Bundle, RunnerError, Session, Skip, Tensor, load};
+use wdnn_runner_core::{Backend, Bundle, RunnerError, Session, Skip, SkipKind, Tensor, load};
 
 use crate::dtype::{from_ort_name, known_names, ort_name};
 use crate::files::FileSet;
@@ -83,6 +83,7 @@ impl WebSession {
             backends.iter().filter_map(|name| compiled.iter().find(|b| b.name() == name)).map(|b| b.as_ref()).collect();
         let not_compiled = |name: &str| Skip {
             backend: name.to_string(),
+            kind: SkipKind::NotCompiled,
             reason: format!("not compiled into this package (it has: {})", compiled_names()),
         };
         // Runner-core's reasons for the compiled backends, merged with ours in the order asked.
