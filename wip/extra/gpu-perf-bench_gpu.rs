@@ -1,0 +1,326 @@
+//! `cargo xtask bench-gpu BUNDLE…`: batch-1 latency of bundles on the WebGPU backend — load time and its parts
+//! (read + verify, weight decoding, adapter, device, upload, pipelines), first-run time, then the median GPU time
+//! (timestamp queries) of many runs, the median wall time of as many runs without timestamps and where that wall
+//! time goes (write, submit, record, wait, read) — and the GFLOP/s that makes. `bench/gpu_bench.sh` runs it beside
+//! PyTorch on a GPU machine.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use wdnn_runner_core::spec::weights::WeightsFile;
+use wdnn_runner_core::spec::{DType, Graph, Op};
+use wdnn_runner_core::{Backend, Bundle, Executable, Tensor};
+use wdnn_runner_webgpu::{WebGpuBackend, WebGpuOptions};
+
+#[derive(Args)]
+pub struct BenchGpuArgs {
+    /// Bundle directories with a webgpu descriptor.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
+    /// Timed runs per model (the median is reported).
+    #[arg(long, default_value_t = 100)]
+    runs: usize,
+    /// Untimed runs before them.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Also run the fallback backend once on the same input and report the rel. L2 between the outputs.
+    #[arg(long)]
+    check: bool,
+    /// Skip wgpu's shader bounds checks (bundles from this converter only).
+    #[arg(long)]
+    trusted: bool,
+    /// Then time every dispatch of a few more runs and print where the GPU time goes.
+    #[arg(long)]
+    profile: bool,
+    /// Block on the fence at once instead of polling it first (`WebGpuOptions::blocking_wait`).
+    #[arg(long)]
+    blocking: bool,
+    /// Write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Floating-point operations of one run: 2 per multiply-add of Conv, ConvTranspose and MatMul.
+fn flops(graph: &Graph) -> f64 {
+    let shape = |id: u32| graph.tensors.get(id as usize).map(|t| t.shape.clone()).unwrap_or_default();
+    let numel = |s: &[u64]| s.iter().product::<u64>() as f64;
+    graph
+        .kernels
+        .iter()
+        .map(|k| match &k.op {
+            Op::Conv { group, .. } => {
+                let (w, y) = (shape(k.inputs[1]), shape(k.outputs[0]));
+                let _ = group;
+                2.0 * numel(&y) * numel(&w[1..])
+            }
+            Op::ConvTranspose { .. } => {
+                let (w, x) = (shape(k.inputs[1]), shape(k.inputs[0]));
+                2.0 * numel(&x) * numel(&w[1..])
+            }
+            Op::MatMul { transpose_a, .. } => {
+                let (a, y) = (shape(k.inputs[0]), shape(k.outputs[0]));
+                let kdim = if *transpose_a && a.len() >= 2 { a[a.len() - 2] } else { *a.last().unwrap_or(&1) };
+                2.0 * numel(&y) * kdim as f64
+            }
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// Deterministic inputs in [-1, 1).
+fn inputs(graph: &Graph) -> Result<Vec<Tensor>> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    graph
+        .inputs
+        .iter()
+        .map(|io| {
+            let t = &graph.tensors[io.tensor as usize];
+            if t.dtype != DType::F32 {
+                bail!("input `{}` is {}, the benchmark makes f32 inputs only", io.name, t.dtype);
+            }
+            let values: Vec<f32> = (0..t.numel())
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+                })
+                .collect();
+            Ok(Tensor::new(&t.shape, &values)?)
+        })
+        .collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+fn median_of(v: &[f64]) -> f64 {
+    median(&mut v.to_vec())
+}
+
+/// Seconds to read, verify and decode the bundle's webgpu weights file again, and the decoding part of it.
+fn decode_seconds(dir: &std::path::Path, bundle: &Bundle) -> Result<f64> {
+    let entry = bundle.manifest.backend("webgpu").context("no webgpu descriptor")?;
+    let bytes = std::fs::read(dir.join(&entry.weights.file))?;
+    let start = Instant::now();
+    let file = WeightsFile::parse(&bytes, &entry.weights.file)?;
+    let stream = file.decode_stream(|_, _| {})?;
+    let seconds = start.elapsed().as_secs_f64();
+    drop(stream);
+    Ok(seconds)
+}
+
+pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
+    let mut results = Vec::new();
+    println!(
+        "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "model",
+        "kernels",
+        "load ms",
+        "pipes ms",
+        "first ms",
+        "wall ms",
+        "gpu ms",
+        "w-stamp",
+        "GFLOP",
+        "GFLOP/s",
+        "rel L2"
+    );
+    for dir in &args.bundles {
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let start = Instant::now();
+        let bundle = Bundle::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+        let (graph, weights) = bundle.load_backend("webgpu", |_, _| {})?;
+        let read_decode = start.elapsed().as_secs_f64();
+        let options = WebGpuOptions {
+            timestamps: true,
+            trusted_shaders: args.trusted,
+            blocking_wait: args.blocking,
+            ..Default::default()
+        };
+        let backend = WebGpuBackend::new(options);
+        let adapter_start = Instant::now();
+        backend.probe().map_err(|e| anyhow::anyhow!("no WebGPU adapter: {e}"))?;
+        let adapter = adapter_start.elapsed().as_secs_f64();
+        let mut exe = backend.load_webgpu(&graph, &weights)?;
+        let load = start.elapsed().as_secs_f64();
+        let stats = exe.stats();
+        let decode = decode_seconds(dir, &bundle)?;
+        let x = inputs(&graph)?;
+        let first_start = Instant::now();
+        let first = exe.run(&x)?;
+        let first_run = first_start.elapsed().as_secs_f64();
+        for _ in 0..args.warmup {
+            exe.run(&x)?;
+        }
+        // GPU time with timestamps, then wall time without them (they cost a resolve, a copy and a mapping).
+        let (mut stamped, mut gpu) = (Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            exe.run(&x)?;
+            stamped.push(t.elapsed().as_secs_f64());
+            if let Some(g) = exe.last_gpu_seconds() {
+                gpu.push(g);
+            }
+        }
+        exe.set_timestamps(false);
+        for _ in 0..args.warmup {
+            exe.run(&x)?;
+        }
+        let mut wall = Vec::new();
+        let mut parts: [Vec<f64>; 5] = Default::default();
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            exe.run(&x)?;
+            wall.push(t.elapsed().as_secs_f64());
+            let r = exe.last_run();
+            for (v, s) in parts.iter_mut().zip([r.write, r.submit, r.record, r.wait, r.read]) {
+                v.push(s);
+            }
+        }
+        let (wall, gpu, stamped) = (median(&mut wall), median(&mut gpu), median(&mut stamped));
+        let [write, submit, record, wait, read] = parts.map(|v| median_of(&v));
+        let gflop = flops(&graph) / 1e9;
+        let rel = if args.check {
+            let (g, w) = bundle.load_backend("fallback", |_, _| {})?;
+            let mut cpu = wdnn_runner_fallback::FallbackBackend.load(&g, &w)?;
+            let expected = cpu.run(&x)?;
+            let (a, e) = (first[0].to_vec::<f32>()?, expected[0].to_vec::<f32>()?);
+            let (mut d, mut n) = (0f64, 0f64);
+            for (a, e) in a.iter().zip(&e) {
+                d += (*a as f64 - *e as f64).powi(2);
+                n += (*e as f64).powi(2);
+            }
+            Some((d / n.max(1e-30)).sqrt())
+        } else {
+            None
+        };
+        println!(
+            "{:<16} {:>8} {:>9.1} {:>9.1} {:>9.2} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>10.0} {:>10}",
+            name,
+            exe.dispatches(),
+            load * 1e3,
+            stats.pipelines * 1e3,
+            first_run * 1e3,
+            wall * 1e3,
+            gpu * 1e3,
+            stamped * 1e3,
+            gflop,
+            gflop / wall,
+            rel.map_or("-".to_string(), |r| format!("{r:.2e}"))
+        );
+        println!(
+            "  load: read+verify {:.1} ms, decode {:.1} ms, adapter {:.1} ms, device {:.1} ms, upload {:.1} ms, \
+             pipelines {:.1} ms; run: write {:.3} ms, submit {:.3} ms, record {:.3} ms, wait {:.3} ms, read {:.3} ms",
+            (read_decode - decode).max(0.0) * 1e3,
+            decode * 1e3,
+            adapter * 1e3,
+            stats.device * 1e3,
+            stats.upload * 1e3,
+            stats.pipelines * 1e3,
+            write * 1e3,
+            submit * 1e3,
+            record * 1e3,
+            wait * 1e3,
+            read * 1e3
+        );
+        results.push(serde_json::json!({
+            "model": name,
+            "adapter": exe.adapter_info(),
+            "dispatches": exe.dispatches(),
+            "load_ms": load * 1e3,
+            "read_verify_ms": (read_decode - decode).max(0.0) * 1e3,
+            "decode_ms": decode * 1e3,
+            "adapter_ms": adapter * 1e3,
+            "device_ms": stats.device * 1e3,
+            "upload_ms": stats.upload * 1e3,
+            "pipelines_ms": stats.pipelines * 1e3,
+            "first_run_ms": first_run * 1e3,
+            "wall_ms": wall * 1e3,
+            "wall_with_timestamps_ms": stamped * 1e3,
+            "gpu_ms": gpu * 1e3,
+            "run_write_ms": write * 1e3,
+            "run_submit_ms": submit * 1e3,
+            "run_record_ms": record * 1e3,
+            "run_wait_ms": wait * 1e3,
+            "run_read_ms": read * 1e3,
+            "gflop": gflop,
+            "rel_l2_vs_fallback": rel,
+            "runs": args.runs,
+        }));
+        eprintln!("{name}: adapter {}", exe.adapter_info());
+        if args.profile {
+            drop(exe);
+            profile(&graph, &weights, &x, args.trusted)?;
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    }
+    Ok(())
+}
+
+/// GPU time per op type and the costliest kernels, averaged over 10 runs with a timestamp around every dispatch.
+fn profile(graph: &Graph, weights: &wdnn_runner_core::Weights, x: &[Tensor], trusted: bool) -> Result<()> {
+    let backend = WebGpuBackend::new(WebGpuOptions {
+        timestamps: true,
+        trusted_shaders: trusted,
+        profile: true,
+        ..Default::default()
+    });
+    let mut exe = backend.load_webgpu(graph, weights)?;
+    let mut total: Vec<(String, String, f64)> = Vec::new();
+    for run in 0..13 {
+        exe.run(x)?;
+        if run < 3 {
+            continue;
+        }
+        let p = exe.profile();
+        if total.is_empty() {
+            total = p.iter().map(|(n, o, _)| (n.to_string(), o.to_string(), 0.0)).collect();
+        }
+        for (t, (_, _, s)) in total.iter_mut().zip(&p) {
+            t.2 += s / 10.0;
+        }
+    }
+    if total.is_empty() {
+        println!("  (no per-dispatch timestamps on this adapter)");
+        return Ok(());
+    }
+    let mut by_op: Vec<(String, f64, usize)> = Vec::new();
+    for (_, op, s) in &total {
+        match by_op.iter_mut().find(|(o, _, _)| o == op) {
+            Some(e) => {
+                e.1 += s;
+                e.2 += 1;
+            }
+            None => by_op.push((op.clone(), *s, 1)),
+        }
+    }
+    by_op.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let sum: f64 = total.iter().map(|t| t.2).sum();
+    let ops: Vec<String> = by_op.iter().map(|(o, s, n)| format!("{o}×{n} {:.3}", s * 1e3)).collect();
+    println!("  profile: {:.3} ms in dispatches; by op (ms): {}", sum * 1e3, ops.join(", "));
+    let mut top = total.clone();
+    top.sort_by(|a, b| b.2.total_cmp(&a.2));
+    for (name, op, s) in top.iter().take(8) {
+        let k = graph.kernels.iter().find(|k| &k.name == name);
+        let shape = k
+            .and_then(|k| k.outputs.first())
+            .and_then(|&o| graph.tensors.get(o as usize))
+            .map(|t| format!("{:?}", t.shape))
+            .unwrap_or_default();
+        let dispatch = match k.and_then(|k| k.payload.as_ref()) {
+            Some(wdnn_runner_core::spec::KernelPayload::Wgsl { dispatch, workgroup_size, .. }) => {
+                format!("{dispatch:?}x{workgroup_size:?}")
+            }
+            _ => String::new(),
+        };
+        println!("    {:>8.3} ms  {op:<12} {name:<28} out {shape} grid {dispatch}", s * 1e3);
+    }
+    Ok(())
+}
