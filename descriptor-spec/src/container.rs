@@ -20,7 +20,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{DescriptorError, FORMAT_MAJOR, FORMAT_MINOR, Result};
+use crate::{DescriptorError, FORMAT_MAJOR, Result};
 
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 56;
@@ -67,15 +67,17 @@ pub struct Header {
     pub head_len: u64,
 }
 
-/// Encodes `head` with field names and frames it as a container of `kind` followed by `body`.
-pub fn write<T: Serialize>(kind: FileKind, head: &T, body: &[u8]) -> Result<Vec<u8>> {
+/// Encodes `head` with field names and frames it as a container of `kind`, version `FORMAT_MAJOR.minor`, followed
+/// by `body`. Writers stamp the oldest minor version whose features the file uses (SPEC §2.3), so that readers of
+/// that version still read it.
+pub fn write<T: Serialize>(kind: FileKind, minor: u16, head: &T, body: &[u8]) -> Result<Vec<u8>> {
     let head = rmp_serde::to_vec_named(head)
         .map_err(|e| DescriptorError::Encode { part: kind.to_string(), detail: e.to_string() })?;
     let mut out = Vec::with_capacity(HEADER_LEN + head.len() + body.len());
     out.extend_from_slice(b"WDNN");
     out.extend_from_slice(kind.tag());
     out.extend_from_slice(&FORMAT_MAJOR.to_le_bytes());
-    out.extend_from_slice(&FORMAT_MINOR.to_le_bytes());
+    out.extend_from_slice(&minor.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(head.len() as u64).to_le_bytes());
     out.extend_from_slice(&sha256_raw(&head));
@@ -177,7 +179,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let bytes = write(FileKind::Graph, &probe(), b"body").unwrap();
+        let bytes = write(FileKind::Graph, 0, &probe(), b"body").unwrap();
         let (back, body): (Probe, _) = read(FileKind::Graph, &bytes, "t").unwrap();
         assert_eq!(back, probe());
         assert_eq!(body, b"body");
@@ -185,7 +187,7 @@ mod tests {
 
     #[test]
     fn wrong_magic_and_wrong_kind() {
-        let mut bytes = write(FileKind::Graph, &probe(), &[]).unwrap();
+        let mut bytes = write(FileKind::Graph, 0, &probe(), &[]).unwrap();
         let err = read::<Probe>(FileKind::Manifest, &bytes, "t").unwrap_err();
         assert!(matches!(err, DescriptorError::BadMagic { expected: FileKind::Manifest, .. }), "{err}");
         bytes[0] = b'X';
@@ -195,7 +197,7 @@ mod tests {
 
     #[test]
     fn future_major_names_both_versions() {
-        let mut bytes = write(FileKind::Graph, &probe(), &[]).unwrap();
+        let mut bytes = write(FileKind::Graph, 0, &probe(), &[]).unwrap();
         bytes[8..10].copy_from_slice(&7u16.to_le_bytes());
         let err = read::<Probe>(FileKind::Graph, &bytes, "model.graph").unwrap_err();
         let text = err.to_string();
@@ -205,14 +207,14 @@ mod tests {
 
     #[test]
     fn newer_minor_is_accepted() {
-        let mut bytes = write(FileKind::Graph, &probe(), &[]).unwrap();
+        let mut bytes = write(FileKind::Graph, 0, &probe(), &[]).unwrap();
         bytes[10..12].copy_from_slice(&9u16.to_le_bytes());
         assert!(read::<Probe>(FileKind::Graph, &bytes, "t").is_ok());
     }
 
     #[test]
     fn truncation_and_corruption_are_detected() {
-        let bytes = write(FileKind::Graph, &probe(), &[]).unwrap();
+        let bytes = write(FileKind::Graph, 0, &probe(), &[]).unwrap();
         for cut in [3, 20, HEADER_LEN, bytes.len() - 1] {
             let err = read::<Probe>(FileKind::Graph, &bytes[..cut], "t").unwrap_err();
             assert!(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::{self, FileKind};
 use crate::op::Op;
+use crate::packing::PackedLayout;
 use crate::{DType, DescriptorError, FORMAT_MAJOR, FORMAT_MINOR, Result};
 
 /// Index of a tensor in [`Graph::tensors`].
@@ -118,6 +119,14 @@ pub enum KernelPayload {
         /// Bindings of group 0, in binding order.
         bindings: Vec<Binding>,
     },
+    /// Input 1 of the kernel (a `Conv`'s or `MatMul`'s weights) is one f32 array in a packed layout (SPEC §6.2),
+    /// bias included; since format 1.1.
+    Packed {
+        /// The layout and its parameters.
+        layout: PackedLayout,
+        /// The shape of the weights before packing: `[O, C/G, KH, KW]` for a `Conv`, `[K, N]` for a `MatMul`.
+        shape: Vec<u64>,
+    },
     /// A payload kind this reader does not know.
     #[serde(other)]
     Unknown,
@@ -170,9 +179,16 @@ struct ShadowFn {
 }
 
 impl Graph {
+    /// The oldest minor version that describes this graph: 1 when a kernel has a `Packed` payload (added in 1.1),
+    /// else 0.
+    pub fn format_minor(&self) -> u16 {
+        let packed = self.kernels.iter().any(|k| matches!(k.payload, Some(KernelPayload::Packed { .. })));
+        u16::from(packed)
+    }
+
     /// Encodes the graph as a GRPH container.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        container::write(FileKind::Graph, self, &[])
+        container::write(FileKind::Graph, self.format_minor(), self, &[])
     }
 
     /// Decodes and validates a GRPH container. `what` names the file in errors.
@@ -239,8 +255,18 @@ impl Graph {
             {
                 return Err(invalid(format!("kernel `{}` uses shader {shader} out of range", k.name)));
             }
-            if matches!(k.payload, Some(KernelPayload::Unknown)) {
+            let unknown_layout = matches!(k.payload, Some(KernelPayload::Packed { layout: PackedLayout::Unknown, .. }));
+            if matches!(k.payload, Some(KernelPayload::Unknown)) || unknown_layout {
                 return Err(invalid(format!("kernel `{}` has a payload kind this reader does not know", k.name)));
+            }
+            if let Some(KernelPayload::Packed { .. }) = &k.payload {
+                let packed = k.inputs.get(1).and_then(|&i| self.tensors.get(i as usize));
+                if !packed.is_some_and(|t| t.dtype == DType::F32 && t.shape.len() == 1) {
+                    return Err(invalid(format!(
+                        "kernel `{}`: packed weights must be a one-dimensional f32 input 1",
+                        k.name
+                    )));
+                }
             }
         }
         Ok(())
@@ -337,6 +363,26 @@ mod tests {
         let patched = patch_head(&bytes, b"Tanh", b"Tanx");
         let err = Graph::from_bytes(&patched, "m.graph").unwrap_err();
         assert!(err.to_string().contains("Unary/Tanx"), "{err}");
+    }
+
+    #[test]
+    fn packed_payloads_round_trip_as_version_1_1() {
+        let mut g = tiny_graph();
+        assert_eq!(g.format_minor(), 0);
+        assert_eq!(&g.to_bytes().unwrap()[10..12], &[0, 0]);
+        g.tensors[1].shape = vec![4];
+        g.kernels[0].payload =
+            Some(KernelPayload::Packed { layout: PackedLayout::GemmPanels { nr: 8 }, shape: vec![4, 1] });
+        let bytes = g.to_bytes().unwrap();
+        assert_eq!(&bytes[10..12], &[1, 0]);
+        assert_eq!(Graph::from_bytes(&bytes, "t").unwrap(), g);
+        // An unknown layout is refused like an unknown payload kind.
+        let patched = patch_head(&bytes, b"GemmPanels", b"FancyPanel");
+        let err = Graph::from_bytes(&patched, "m.graph").unwrap_err();
+        assert!(err.to_string().contains("payload kind"), "{err}");
+        // Packed weights are one f32 array.
+        g.tensors[1].shape = vec![2, 2];
+        assert!(Graph::from_bytes(&g.to_bytes().unwrap(), "t").is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use weights::{ChunkDesc, Encoding, WeightEntry, WeightIndex};
 /// The format's major version: a runner refuses any other (SPEC §2).
 pub const FORMAT_MAJOR: u16 = 1;
 /// The newest minor version this crate writes and fully understands (SPEC §2).
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 
 /// Hex-encoded SHA-256 of `bytes`, the form used in manifests.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -121,7 +121,7 @@ impl Preprocessing {
 impl Manifest {
     /// Encodes the manifest as a MANI container.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        container::write(FileKind::Manifest, self, &[])
+        container::write(FileKind::Manifest, 0, self, &[])
     }
 
     /// Decodes a MANI container. `what` names the file in errors.

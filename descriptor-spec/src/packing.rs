@@ -16,6 +16,40 @@
 //! The panel width `NR` and block width `CB` are parameters of the layout, recorded by the descriptor that uses it
 //! (runner-wasm uses `NR = 8`, `CB = 8`).
 
+use serde::{Deserialize, Serialize};
+
+/// Which packed layout a kernel's weights are stored in, with the layout's parameters: the `weights` of a `Packed`
+/// payload (SPEC §6.2). Encoded as a map whose key `layout` names the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "layout")]
+pub enum PackedLayout {
+    /// [GEMM panels](gemm_panels) of the `MatMul`'s constant `B`.
+    GemmPanels {
+        /// Panel width `NR`.
+        nr: u32,
+    },
+    /// [Convolution panels](conv_panels) of an NHWC `Conv`.
+    ConvPanels {
+        /// Panel width `NR`.
+        nr: u32,
+    },
+    /// [Depthwise blocks](depthwise_blocks) of an NHWC depthwise `Conv`.
+    DepthwiseBlocks {
+        /// Block width `CB`.
+        cb: u32,
+    },
+    /// [Winograd panels](winograd_panels) of an NHWC 3×3 stride-1 `Conv`, for `F(m×m, 3×3)`.
+    WinogradPanels {
+        /// Output tile size `m`: 2 ([`WINOGRAD_F2`]) or 4 ([`WINOGRAD_F4`]).
+        m: u32,
+        /// Panel width `NR`.
+        nr: u32,
+    },
+    /// A layout this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
 /// A weight tensor whose size does not match the shape it was packed as.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackingError {

@@ -429,7 +429,7 @@ mod writer {
                 })
                 .collect();
             let index = WeightIndex { stream_size: self.stream.len() as u64, chunks, tensors: self.tensors };
-            container::write(FileKind::Weights, &index, &compressed.concat())
+            container::write(FileKind::Weights, 0, &index, &compressed.concat())
         }
     }
 

@@ -1,7 +1,7 @@
 //! [`FallbackBackend`]: the reference kernel table on the arena [`Executor`].
 
-use wdnn_descriptor_spec::Graph;
-use wdnn_runner_core::{Backend, Executable, Result, Weights};
+use wdnn_descriptor_spec::{Graph, KernelPayload};
+use wdnn_runner_core::{Backend, Executable, Result, RunnerError, Weights};
 
 use crate::{Executor, KernelTable};
 
@@ -21,6 +21,14 @@ impl Backend for FallbackBackend {
     }
 
     fn load(&self, graph: &Graph, weights: &Weights) -> Result<Box<dyn Executable>> {
+        if let Some(k) = graph.kernels.iter().find(|k| matches!(k.payload, Some(KernelPayload::Packed { .. }))) {
+            return Err(RunnerError::Unsupported {
+                backend: NAME.to_string(),
+                kernel: k.name.clone(),
+                op: k.op.name().to_string(),
+                detail: "its weights are packed for another backend's kernels (SPEC §6.2)".to_string(),
+            });
+        }
         Ok(Box::new(Executor::new(NAME, &KernelTable::reference(), graph, weights)?))
     }
 }

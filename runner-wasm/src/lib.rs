@@ -27,8 +27,11 @@
 //!
 //! Tests run natively and, unchanged, on the wasm32 build in Node (see `README.md` beside this crate); the
 //! benchmark is `bench/kernels.mjs`.
+//! **The backend.** [`backend::WasmBackend`] implements runner-core's `Backend` over these kernels, with the
+//! reference kernels of runner-fallback under them for every op, dtype or shape they do not cover.
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod conv;
 pub mod elementwise;
 pub mod epilogue;

@@ -57,6 +57,7 @@ fn generate(source: &str) -> Result<String, String> {
                     let _ = writeln!(out, "//   @binding({}) `{}` {access}", b.binding, tensor(b.tensor));
                 }
             }
+            Some(KernelPayload::Packed { layout, .. }) => out.push_str(&format!(": packed weights {layout:?}\n")),
             Some(KernelPayload::Unknown) => out.push_str(": unknown payload\n"),
             None => out.push_str(": no WGSL kernel\n"),
         }
