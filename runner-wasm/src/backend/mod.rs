@@ -415,9 +415,9 @@ impl Executable for WasmExecutable {
             }
             let name = binding.name.clone();
             let range = byte_range(&self.graph, binding.tensor).filter(|r| r.len() == t.bytes().len());
-            let dst = range.and_then(|r| self.bytes_mut().get_mut(r)).ok_or_else(|| {
-                RunnerError::TensorData(format!("input `{name}` does not fit its arena range"))
-            })?;
+            let dst = range
+                .and_then(|r| self.bytes_mut().get_mut(r))
+                .ok_or_else(|| RunnerError::TensorData(format!("input `{name}` does not fit its arena range")))?;
             dst.copy_from_slice(t.bytes());
         }
         for i in 0..self.kernels.len() {
