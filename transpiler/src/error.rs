@@ -39,6 +39,14 @@ pub enum ConvertError {
         /// What is wrong.
         detail: String,
     },
+    /// `--input-shape` / `--dim` contradict each other or the model, or name nothing in it.
+    #[error("{file}: {detail}")]
+    ShapeBinding {
+        /// The model file.
+        file: String,
+        /// The symbol, input and dimension at fault.
+        detail: String,
+    },
     /// A backend has no kernel for some nodes: every such op and node, with the reason.
     #[error("no {backend} kernel for:\n{}", UnsupportedList(.ops))]
     UnsupportedKernels {

@@ -37,6 +37,8 @@ pub const DEFAULT_ZSTD_LEVEL: i32 = 19;
 pub struct ConvertOptions {
     /// Static shapes for inputs with symbolic dimensions.
     pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// Values of symbolic dimensions by symbol name; with `input_shapes`, bound everywhere in the model.
+    pub dims: Vec<(String, u64)>,
     /// Backends to write descriptors for, in order of preference.
     pub backends: Vec<String>,
     /// How large weights are stored.
@@ -60,6 +62,7 @@ impl Default for ConvertOptions {
     fn default() -> Self {
         ConvertOptions {
             input_shapes: vec![],
+            dims: vec![],
             backends: vec!["fallback".to_string()],
             weights: WeightFormat::F32,
             zstd_level: DEFAULT_ZSTD_LEVEL,
@@ -185,7 +188,8 @@ pub fn convert_to_memory(
 
     progress("reading ONNX");
     let source = std::fs::read(onnx).map_err(|e| ConvertError::Onnx { file: file.clone(), detail: e.to_string() })?;
-    let import_options = import::onnx::ImportOptions { input_shapes: options.input_shapes.clone() };
+    let import_options =
+        import::onnx::ImportOptions { input_shapes: options.input_shapes.clone(), dims: options.dims.clone() };
     let mut graph = import::onnx::import(onnx, &import_options)?;
     pipeline::check(&graph, "import")?;
     lap(&mut stages, "import");

@@ -42,6 +42,8 @@ pub enum Command {
     WebTest,
     /// wdnn's wasm package against onnxruntime-web's wasm EP in Node: latency, cold start, GFLOP/s, download size.
     BenchWasm(crate::bench_wasm::BenchWasmArgs),
+    /// Run the real exported models (issue 10) per backend against onnxruntime; write their RESULTS.md.
+    Exported(crate::exported::ExportedArgs),
 }
 
 #[derive(Args)]
@@ -60,6 +62,9 @@ pub struct ConvertArgs {
     /// Fix an input's shape: NAME=D0,D1,... (repeatable).
     #[arg(long = "input-shape", value_parser = parse_input_shape)]
     input_shapes: Vec<(String, Vec<u64>)>,
+    /// Bind a symbolic dimension everywhere in the model: SYMBOL=N (repeatable; e.g. batch=1, sequence=128).
+    #[arg(long = "dim", value_parser = parse_dim)]
+    dims: Vec<(String, u64)>,
     /// Record image preprocessing in the bundle (`imagenet`).
     #[arg(long)]
     preprocess: Option<String>,
@@ -140,6 +145,12 @@ fn parse_input_shape(s: &str) -> Result<(String, Vec<u64>), String> {
     Ok((name.to_string(), dims))
 }
 
+fn parse_dim(s: &str) -> Result<(String, u64), String> {
+    let (name, value) = s.rsplit_once('=').ok_or("expected SYMBOL=N")?;
+    let value = value.trim().parse::<u64>().map_err(|e| format!("`{value}`: {e}"))?;
+    Ok((name.to_string(), value))
+}
+
 fn parse_input_file(s: &str) -> Result<(String, PathBuf), String> {
     let (name, file) = s.split_once('=').ok_or("expected NAME=FILE.npy")?;
     Ok((name.to_string(), PathBuf::from(file)))
@@ -155,6 +166,7 @@ fn preprocessing(name: &str) -> Result<Preprocessing> {
 pub fn convert(args: ConvertArgs) -> Result<()> {
     let options = ConvertOptions {
         input_shapes: args.input_shapes,
+        dims: args.dims,
         backends: args.backends,
         weights: args.weights,
         zstd_level: args.zstd_level,
@@ -172,7 +184,7 @@ pub fn convert(args: ConvertArgs) -> Result<()> {
     bar.finish_and_clear();
     let summary = summary.map_err(|e| match &e {
         ConvertError::SymbolicInput { input, .. } => {
-            let hint = format!("fix it with --input-shape {input}=D0,D1,...");
+            let hint = format!("fix it with --input-shape {input}=D0,D1,... or --dim SYMBOL=N");
             anyhow::Error::new(e).context(hint)
         }
         _ => e.into(),

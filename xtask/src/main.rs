@@ -6,6 +6,7 @@ mod bench_gpu;
 mod bench_wasm;
 mod cli;
 mod conformance;
+mod exported;
 mod image_input;
 mod node;
 mod npy;
@@ -36,5 +37,6 @@ fn main() -> Result<()> {
         cli::Command::Web(args) => web::web(args).map(|_| ()),
         cli::Command::WebTest => web_check::web_test(),
         cli::Command::BenchWasm(args) => bench_wasm::bench_wasm(args),
+        cli::Command::Exported(args) => exported::exported(args),
     }
 }

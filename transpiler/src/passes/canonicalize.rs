@@ -8,7 +8,9 @@
 //!   collapsed into one.
 //!
 //! It does not touch model outputs' producers in ways that would rename an output, and it never changes results
-//! beyond the rounding of `1/c`.
+//! beyond the rounding of `1/c`; where that rounding could decide an integer (the quotient feeds `Round`, `Floor`,
+//! `Ceil` or a cast to an integer, as in `QuantizeLinear`'s `round(x / scale)`, whose ties ONNX defines on the
+//! exact quotient) a `Div` is kept unless `1/c` is exact (a power of two).
 
 use wdnn_descriptor_spec::{BinaryFn, DType, Op, ReduceFn, UnaryFn};
 use wdnn_runner_core::Tensor;
@@ -20,13 +22,16 @@ use super::PassStats;
 /// Rewrites every node into its canonical form.
 pub fn run(graph: &mut Graph) -> PassStats {
     let (mut activations, mut affine, mut identities) = (0, 0, 0);
+    let consumers = graph.consumers();
     for i in 0..graph.nodes.len() {
         if let Some(op) = activation_form(graph, i) {
             let x = non_constant_input(graph, i).unwrap_or(graph.nodes[i].inputs[0]);
             graph.nodes[i].op = op;
             graph.nodes[i].inputs = vec![x];
             activations += 1;
-        } else if let Some((fun, constant)) = affine_form(graph, i) {
+        } else if let Some((fun, constant)) = affine_form(graph, i)
+            && (fun != BinaryFn::Mul || exact_reciprocals(graph, i) || !feeds_rounding(graph, &consumers, i))
+        {
             let x = graph.nodes[i].inputs[0];
             let name = format!("{}.canonical", graph.nodes[i].name);
             let c = graph.add_constant(&name, constant);
@@ -91,6 +96,27 @@ fn affine_form(graph: &Graph, node: usize) -> Option<(BinaryFn, Tensor)> {
         _ => (BinaryFn::Mul, values.iter().map(|v| 1.0 / v).collect()),
     };
     Some((fun, Tensor::new(&shape, &values).ok()?))
+}
+
+/// Whether every divisor of `Div` node `node` has an exact reciprocal (a power of two, so `x·(1/c) == x/c`).
+fn exact_reciprocals(graph: &Graph, node: usize) -> bool {
+    let c = graph.nodes[node].inputs[1];
+    graph.constant_f32(c).is_some_and(|values| {
+        values.iter().all(|&v| {
+            let r = 1.0 / v;
+            v.is_normal() && r.is_normal() && v.to_bits() & 0x007f_ffff == 0
+        })
+    })
+}
+
+/// Whether the output of `node` feeds an op that rounds it to an integer.
+fn feeds_rounding(graph: &Graph, consumers: &[Vec<crate::ir::NodeId>], node: usize) -> bool {
+    let value = graph.nodes[node].outputs[0];
+    consumers[value.0 as usize].iter().any(|&c| match &graph.nodes[c.0 as usize].op {
+        Op::Unary { fun: UnaryFn::Round | UnaryFn::Floor | UnaryFn::Ceil } => true,
+        Op::Cast => graph.nodes[c.0 as usize].outputs.iter().any(|&o| !graph.value(o).dtype.is_float()),
+        _ => false,
+    })
 }
 
 /// `Mul(ReduceSum(x, axes), 1/n)` where `n` is the number of values summed → `ReduceMean(x, axes)`: how
@@ -216,6 +242,42 @@ mod tests {
 
     fn check(before: &str, after: Expect) {
         crate::passes::testing::check(run, before, after);
+    }
+
+    #[test]
+    fn a_quotient_that_is_rounded_keeps_its_division_unless_the_reciprocal_is_exact() {
+        // QuantizeLinear: −2.35 / 0.02 is the tie −117.5 in f32, −2.35 · (1/0.02) is not.
+        check(
+            r#"
+            graph "t"
+            input %x: f32[4]
+            const #scale: f32[] = [0.02]
+            const #half: f32[] = [0.5]
+            %q: f32[4] = Binary{fun: Div}(%x, #scale) @div
+            %r: f32[4] = Unary{fun: Round}(%q) @round
+            %h: f32[4] = Binary{fun: Div}(%x, #half) @div_half
+            %s: f32[4] = Unary{fun: Round}(%h) @round_half
+            output "r" = %r
+            output "s" = %s
+            "#,
+            expect![[r#"
+                // Max/Min → Relu/Clip: 0
+                // Sub/Div by constant → Add/Mul: 1
+                // activations merged: 0
+                // ReduceSum·(1/n) → ReduceMean: 0
+                // identities removed: 0
+                graph "t"
+                input %x: f32[4]
+                const #scale: f32[] = [0.02]
+                const #div_half.canonical: f32[] = [2.0]
+                %q: f32[4] = Binary{fun: Div}(%x, #scale) @div
+                %r: f32[4] = Unary{fun: Round}(%q) @round
+                %h: f32[4] = Binary{fun: Mul}(%x, #div_half.canonical) @div_half
+                %s: f32[4] = Unary{fun: Round}(%h) @round_half
+                output "r" = %r
+                output "s" = %s
+            "#]],
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!
 //! - this file: [`import`], the `catch_unwind` guard, input shapes, and the [`Lowering`] core (values, facts,
 //!   emitting nodes);
+//! - [`bind`]: `--input-shape` / `--dim` bind symbols everywhere in the protobuf before tract parses it;
+//! - [`qdq`]: onnxruntime's QDQ fusion (`DequantizeLinear → Conv / MatMul → QuantizeLinear` as one integer op);
 //! - [`lower`]: one module per tract op family, and the one dispatch (`Lowering::lower_node`);
 //! - [`convert`]: dtypes, tensors and elementwise functions between tract and the IR;
 //! - [`builders`]: our ONNX op builders registered over tract's, one module per family. Where tract 0.23.9 drops an
@@ -17,9 +19,11 @@
 //!
 //! Every tract call runs under `catch_unwind`: a malformed model is an error, never a panic.
 
+mod bind;
 mod builders;
 mod convert;
 mod lower;
+mod qdq;
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -40,13 +44,29 @@ use convert::dtype_of;
 pub struct ImportOptions {
     /// Static shapes for inputs, by name (fixes symbolic dimensions).
     pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// Values of symbolic dimensions, by symbol name (`batch`, `sequence`, `DynamicDimension.0`).
+    pub dims: Vec<(String, u64)>,
 }
 
 /// Reads an ONNX file into the IR.
 pub fn import(path: &Path, options: &ImportOptions) -> Result<Graph, ConvertError> {
     let file = path.display().to_string();
     let onnx_err = |detail: String| ConvertError::Onnx { file: file.clone(), detail };
-    let mut model = guarded(|| builders::onnx().model_for_path(path)).map_err(&onnx_err)?;
+    let onnx = builders::onnx();
+    let mut proto = guarded(|| onnx.proto_model_for_path(path)).map_err(&onnx_err)?;
+    bind::bind(&mut proto, &options.input_shapes, &options.dims)
+        .map_err(|bind::BindError(detail)| ConvertError::ShapeBinding { file: file.clone(), detail })?;
+    qdq::fuse(&mut proto);
+    let dir = path.parent().and_then(Path::to_str);
+    let mut model = guarded(|| {
+        let parsed = onnx.parse(&proto, dir)?;
+        if !parsed.unresolved_inputs.is_empty() {
+            let missing = parsed.unresolved_inputs.join(", ");
+            return Err(TractError::msg(format!("could not resolve inputs at top level: {missing}")));
+        }
+        Ok(parsed.model)
+    })
+    .map_err(&onnx_err)?;
     let unimplemented = unimplemented_ops(&model);
     if !unimplemented.is_empty() {
         return Err(ConvertError::UnsupportedOps { file, ops: unimplemented });

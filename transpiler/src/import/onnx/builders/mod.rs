@@ -5,6 +5,7 @@
 
 mod activations;
 mod attention;
+mod control;
 mod losses;
 mod native;
 mod pool;
@@ -30,6 +31,8 @@ pub(super) fn onnx() -> Onnx {
     attention::register(&mut onnx);
     shape::register_pad(&mut onnx);
     recurrent::register(&mut onnx);
+    quant::register_convs(&mut onnx);
+    onnx.op_register.insert("If", control::if_then_else);
     onnx.op_register.insert("Celu", activations::celu);
     onnx.op_register.insert("Swish", activations::swish);
     onnx.op_register.insert("SpaceToDepth", shape::space_to_depth);
