@@ -1,6 +1,7 @@
 """PyTorch peer for `bench/gpu_bench.sh`: batch-1 fp32 latency of the torchvision versions of the benchmarked
 architectures with random weights, in eager mode and replayed from a CUDA graph. TF32 is off (plain fp32, like the
-WGSL kernels); eager is also timed with PyTorch's default TF32 convolutions for reference.
+WGSL kernels); eager is also timed with PyTorch's default TF32 convolutions for reference, and the CUDA graph once
+more in fp16 (model and input in half precision: the peer of an fp16 WebGPU run).
 
 Usage: python3 bench/gpu_peer.py OUT.json [RUNS]
 """
@@ -30,6 +31,25 @@ def wall_ms(fn, runs):
         torch.cuda.synchronize()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def graph_fp16_ms(model, x, runs):
+    """The CUDA graph of the model in fp16 (converts `model` in place)."""
+    model = model.half()
+    static_x = x.half()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.inference_mode(), torch.cuda.stream(stream):
+        for _ in range(5):
+            model(static_x)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        model(static_x)
+    for _ in range(20):
+        graph.replay()
+    torch.cuda.synchronize()
+    return wall_ms(graph.replay, runs)
 
 
 def main():
@@ -68,9 +88,11 @@ def main():
             graph.replay()
         torch.cuda.synchronize()
         row["graph_ms"] = wall_ms(graph.replay, runs)
+        del graph
+        row["graph_fp16_ms"] = graph_fp16_ms(model, x, runs)
         print(json.dumps(row), flush=True)
         results.append(row)
-        del model, graph
+        del model
         torch.cuda.empty_cache()
     with open(out, "w") as f:
         json.dump(results, f, indent=1)

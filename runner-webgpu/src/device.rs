@@ -26,11 +26,29 @@ pub async fn request_adapter() -> std::result::Result<(wgpu::Instance, wgpu::Ada
     if let Some(reason) = disabled() {
         return Err(reason);
     }
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let options =
         wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
-    let adapter = instance.request_adapter(&options).await.map_err(|e| format!("no WebGPU adapter: {e}"))?;
-    Ok((instance, adapter))
+    // The primary backends (Vulkan, Metal, DX12, the browser's WebGPU) first: starting GL as well (EGL) costs tens
+    // of milliseconds of every load natively and only matters where no primary backend has an adapter.
+    let mut last = String::new();
+    for backends in [wgpu::Backends::PRIMARY, wgpu::Backends::all()] {
+        let instance = wgpu::Instance::new(instance_descriptor(backends));
+        match instance.request_adapter(&options).await {
+            Ok(adapter) => return Ok((instance, adapter)),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!("no WebGPU adapter: {last}"))
+}
+
+/// The instance for `backends` (or what `WGPU_BACKEND` names) with release flags whatever the build profile:
+/// wgpu's debug builds would otherwise name every object and label every pass for a debugger (`WGPU_DEBUG=1`,
+/// `WGPU_VALIDATION=1` turn that back on).
+fn instance_descriptor(backends: wgpu::Backends) -> wgpu::InstanceDescriptor {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    desc.flags = wgpu::InstanceFlags::VALIDATION_INDIRECT_CALL;
+    desc.with_env()
 }
 
 /// A device opened for one model.

@@ -82,10 +82,24 @@ pub(crate) struct OutputCopy {
     pub shape: Vec<u64>,
 }
 
+/// Where an input is staged and where the run copies it to.
+pub(crate) struct InputCopy {
+    /// Offset in the upload buffer (256-byte aligned).
+    pub staged_at: u64,
+    /// Offset in the arena.
+    pub offset: u64,
+    /// Bytes copied (the input's size rounded up to 4).
+    pub size: u64,
+}
+
 /// The model's inputs and outputs on the device.
 pub(crate) struct Io {
-    /// Each input's arena offset, in graph order.
-    pub inputs: Vec<u64>,
+    /// Each input, in graph order.
+    pub inputs: Vec<InputCopy>,
+    /// Where the inputs are written: a buffer mapped for writing between runs (mapped at creation, then again as
+    /// soon as the run that read it is done), copied into the arena at the start of each run. No staging buffer is
+    /// made per run.
+    pub upload: wgpu::Buffer,
     pub outputs: Vec<OutputCopy>,
     /// Where every output is copied for reading.
     pub readback: wgpu::Buffer,
@@ -95,13 +109,22 @@ impl Io {
     /// Places the inputs (which must live in the arena) and stages the outputs in one readback buffer.
     pub fn plan(device: &wgpu::Device, graph: &Graph, buffers: &Buffers) -> Result<Io> {
         let mut inputs = Vec::new();
+        let mut uploaded = 0u64;
         for io in &graph.inputs {
             let t = &graph.tensors[io.tensor as usize];
             let Storage::Arena { offset } = t.storage else {
                 return Err(invalid(format!("input `{}` is not in the arena", io.name)));
             };
-            inputs.push(offset);
+            let size = round4(t.byte_size());
+            inputs.push(InputCopy { staged_at: uploaded, offset, size });
+            uploaded += size.div_ceil(256) * 256;
         }
+        let upload = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("upload"),
+            size: uploaded.max(4),
+            usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        });
         let mut outputs = Vec::new();
         let mut staged = 0u64;
         for io in &graph.outputs {
@@ -127,7 +150,7 @@ impl Io {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Ok(Io { inputs, outputs, readback })
+        Ok(Io { inputs, upload, outputs, readback })
     }
 }
 
@@ -140,9 +163,13 @@ pub(crate) struct Program<'a> {
     pub timestamps: Option<&'a Timestamps>,
 }
 
-/// Records one run: every dispatch in one compute pass, then the copies of the outputs (and timestamps).
+/// Records one run: the copies of the inputs into the arena, every dispatch in one compute pass, then the copies
+/// of the outputs (and timestamps).
 pub(crate) fn encode(device: &wgpu::Device, p: Program) -> wgpu::CommandBuffer {
     let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+    for i in &p.io.inputs {
+        encoder.copy_buffer_to_buffer(&p.io.upload, i.staged_at, &p.buffers.arena, i.offset, i.size);
+    }
     {
         let timestamp_writes = p.timestamps.map(|t| wgpu::ComputePassTimestampWrites {
             query_set: &t.set,

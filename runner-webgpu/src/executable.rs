@@ -11,9 +11,9 @@ use crate::device::{self, request_adapter};
 use crate::dispatch::{self, Io, Program, Step};
 use crate::payload::check_payloads;
 use crate::pipelines::Pipelines;
-use crate::timing::{LoadStats, Timestamps};
+use crate::timing::{LoadStats, RunStats, Timestamps};
 use crate::upload::Buffers;
-use crate::{NAME, WebGpuOptions, invalid, round4, sync, unavailable};
+use crate::{NAME, WebGpuOptions, invalid, sync, unavailable};
 
 /// A model loaded on a GPU.
 pub struct WebGpuExecutable {
@@ -33,6 +33,13 @@ pub struct WebGpuExecutable {
     adapter_info: String,
     /// The next run's commands, recorded ahead.
     next: Option<wgpu::CommandBuffer>,
+    /// Whether runs write timestamps (when the device has them): [`WebGpuExecutable::set_timestamps`].
+    timing: bool,
+    /// Whether the upload buffer is mapped for writing (it is between runs, unless a run failed).
+    upload_mapped: bool,
+    /// Block on the fence at once rather than poll it first.
+    blocking_wait: bool,
+    last_run: RunStats,
 }
 
 impl WebGpuExecutable {
@@ -61,13 +68,23 @@ impl WebGpuExecutable {
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
 
-        let upload = sync::Clock::start();
-        let buffers = Buffers::upload(&device, graph, weights)?;
-        stats.upload = upload.seconds();
-
-        let pipes = sync::Clock::start();
-        let pipelines = Pipelines::create(&device, graph, options.trusted_shaders)?;
-        stats.pipelines = pipes.seconds();
+        // The weights are uploaded while the pipelines compile (natively: two threads).
+        let (uploaded, compiled) = sync::join(
+            || {
+                let upload = sync::Clock::start();
+                (Buffers::upload(&device, graph, weights), upload.seconds())
+            },
+            || {
+                let pipes = sync::Clock::start();
+                (Pipelines::create(&device, graph, options.trusted_shaders), pipes.seconds())
+            },
+        );
+        let (buffers, upload_seconds) = uploaded;
+        let (pipelines, pipeline_seconds) =
+            compiled.ok_or_else(|| unavailable("creating the compute pipelines failed".into()))?;
+        let (buffers, pipelines) = (buffers?, pipelines?);
+        stats.upload = upload_seconds;
+        stats.pipelines = pipeline_seconds;
 
         let steps = dispatch::bind(&device, graph, &pipelines, &buffers)?;
         let io = Io::plan(&device, graph, &buffers)?;
@@ -95,6 +112,10 @@ impl WebGpuExecutable {
             last_profile: Vec::new(),
             adapter_info: gpu.adapter_info,
             next: None,
+            timing: true,
+            upload_mapped: true,
+            blocking_wait: options.blocking_wait,
+            last_run: RunStats::default(),
         };
         exe.next = Some(exe.encode());
         Ok(exe)
@@ -126,6 +147,25 @@ impl WebGpuExecutable {
         self.steps.iter().zip(&self.last_profile).map(|(s, &t)| (s.name.as_str(), s.op, t)).collect()
     }
 
+    /// Where each part of the last run's wall time went.
+    pub fn last_run(&self) -> RunStats {
+        self.last_run
+    }
+
+    /// Turns the timestamps of the following runs off or back on (where the device has them): they cost a resolve,
+    /// a copy and a second mapping per run, which a caller timing wall time may not want.
+    pub fn set_timestamps(&mut self, on: bool) {
+        if self.timing != on {
+            self.timing = on;
+            self.last_gpu_seconds = None;
+            self.next = Some(self.encode());
+        }
+    }
+
+    fn stamps(&self) -> Option<&Timestamps> {
+        self.timestamps.as_ref().filter(|_| self.timing)
+    }
+
     fn encode(&self) -> wgpu::CommandBuffer {
         dispatch::encode(
             &self.device,
@@ -134,42 +174,63 @@ impl WebGpuExecutable {
                 pipelines: &self.pipelines,
                 buffers: &self.buffers,
                 io: &self.io,
-                timestamps: self.timestamps.as_ref(),
+                timestamps: self.stamps(),
             },
         )
     }
 
     /// Runs the model: `inputs` in the graph's input order, checked for count, dtype and shape by runner-core's
     /// [`check_inputs`] (the rules a `Session` applies).
+    ///
+    /// The inputs go straight into the upload buffer (mapped since the previous run), the command buffer recorded
+    /// during the previous run is submitted, the next one is recorded while the GPU works, and the outputs are read
+    /// from the readback buffer once it maps. Natively the wait polls the fence for a while before it blocks
+    /// (unless [`WebGpuOptions::blocking_wait`]): a blocked thread wakes up well after the GPU is done.
     pub async fn run_async(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let clock = sync::Clock::start();
+        let mut stats = RunStats::default();
         check_inputs(&self.signature, inputs)?;
-        for (offset, t) in self.io.inputs.iter().zip(inputs) {
-            let bytes = t.bytes();
-            if bytes.len() % 4 == 0 {
-                self.queue.write_buffer(&self.buffers.arena, *offset, bytes);
-            } else {
-                let mut padded = bytes.to_vec();
-                padded.resize(round4(bytes.len() as u64) as usize, 0);
-                self.queue.write_buffer(&self.buffers.arena, *offset, &padded);
-            }
-        }
-        // The command buffer was recorded at the end of the previous run (or at load), while the GPU was busy:
-        // recording does not depend on the inputs, which `write_buffer` stages ahead of the submit.
-        let commands = match self.next.take() {
-            Some(c) => c,
-            None => self.encode(),
-        };
-        self.queue.submit([commands]);
-        self.next = Some(self.encode());
-        let readback = &self.io.readback;
-        let mapped = sync::map_read(&self.device, readback);
-        let stamps = self.timestamps.as_ref().map(|t| sync::map_read(&self.device, &t.readback));
-        sync::wait(&self.device);
         let fail = |what: &str| RunnerError::Kernel {
             kernel: "(run)".into(),
             op: "-".into(),
             detail: format!("mapping the {what} failed"),
         };
+        if !self.upload_mapped {
+            let again = sync::map(&self.device, &self.io.upload, wgpu::MapMode::Write);
+            sync::wait_for(&self.device, &[&again], false);
+            again.await.map_err(|_| fail("input buffer"))?;
+            self.upload_mapped = true;
+        }
+        {
+            let mut view = self.io.upload.get_mapped_range_mut(..).map_err(|e| fail(&e.to_string()))?;
+            for (i, t) in self.io.inputs.iter().zip(inputs) {
+                let bytes = t.bytes();
+                let at = i.staged_at as usize;
+                view.slice(at..at + bytes.len()).copy_from_slice(bytes);
+            }
+        }
+        self.io.upload.unmap();
+        self.upload_mapped = false;
+        stats.write = clock.seconds();
+        let commands = match self.next.take() {
+            Some(c) => c,
+            None => self.encode(),
+        };
+        self.queue.submit([commands]);
+        stats.submit = clock.seconds();
+        let readback = &self.io.readback;
+        let mapped = sync::map_read(&self.device, readback);
+        let upload = sync::map(&self.device, &self.io.upload, wgpu::MapMode::Write);
+        let stamps = self.stamps().map(|t| sync::map_read(&self.device, &t.readback));
+        // Recorded while the GPU works: it depends on nothing but the executable.
+        self.next = Some(self.encode());
+        stats.record = clock.seconds();
+        let mut pending = vec![&mapped, &upload];
+        pending.extend(stamps.as_ref());
+        sync::wait_for(&self.device, &pending, !self.blocking_wait);
+        stats.wait = clock.seconds();
+        // The upload buffer's state first, so that no early return below leaves it unknown.
+        self.upload_mapped = upload.await.is_ok();
         mapped.await.map_err(|_| fail("outputs"))?;
         if let Some(e) = self.errors.lock().ok().and_then(|mut v| v.drain(..).next()) {
             readback.unmap();
@@ -185,7 +246,7 @@ impl WebGpuExecutable {
             }
         }
         readback.unmap();
-        if let (Some(stamps), Some(t)) = (stamps, &self.timestamps) {
+        if let (Some(stamps), Some(t)) = (stamps, self.timestamps.as_ref().filter(|_| self.timing)) {
             stamps.await.map_err(|_| fail("timestamps"))?;
             {
                 let view = t.readback.get_mapped_range(..).map_err(|e| fail(&e.to_string()))?;
@@ -197,6 +258,13 @@ impl WebGpuExecutable {
             }
             t.readback.unmap();
         }
+        stats.read = clock.seconds();
+        // Cumulative stamps to durations.
+        stats.read -= stats.wait;
+        stats.wait -= stats.record;
+        stats.record -= stats.submit;
+        stats.submit -= stats.write;
+        self.last_run = stats;
         Ok(results)
     }
 }

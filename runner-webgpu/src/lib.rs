@@ -5,8 +5,9 @@
 //! which adapter limit falls short when one does), uploads the weights once (f16 and int8 weights are decoded to f32
 //! on upload: the shaders then have one f32 code path whatever the bundle's weight format, and compute exactly what
 //! the reference backend computes from the same bundle), and creates every compute pipeline and bind group. A run is
-//! then one input upload, one command encoder with one compute pass holding every dispatch, one copy of the outputs
-//! into a readback buffer, and one submit; only the outputs are read back.
+//! then one write of the inputs into a buffer kept mapped between runs and one submit of the command buffer recorded
+//! during the previous run (the inputs' copies into the arena, one compute pass holding every dispatch, the outputs'
+//! copies into a readback buffer); only the outputs are read back. Nothing is allocated or created per run.
 //!
 //! The [`Backend`] and [`Executable`] traits are implemented on the async API: natively the sync methods block on
 //! it with `pollster`; in a browser, where nothing may block, load through runner-core's `load_async` (or
@@ -40,7 +41,7 @@ use wdnn_runner_core::{Backend, Executable, LocalFuture, Result, RunnerError, We
 
 pub use device::request_adapter;
 pub use executable::WebGpuExecutable;
-pub use timing::LoadStats;
+pub use timing::{LoadStats, RunStats};
 
 const NAME: &str = "webgpu";
 
@@ -57,6 +58,9 @@ pub struct WebGpuOptions {
     pub trusted_shaders: bool,
     /// Also time every dispatch (timestamps between dispatches, where supported): [`WebGpuExecutable::profile`].
     pub profile: bool,
+    /// Natively, wait for each run's results by blocking on the fence at once instead of polling it for a while
+    /// first (less CPU while the GPU works, a later wake-up: see [`WebGpuExecutable::run_async`]).
+    pub blocking_wait: bool,
 }
 
 /// The WebGPU backend.

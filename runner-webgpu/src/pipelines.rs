@@ -49,23 +49,7 @@ impl Pipelines {
             };
             pipeline_of.push(index);
         }
-        let mut modules: HashMap<u32, wgpu::ShaderModule> = HashMap::new();
-        for (shader, _, _) in &pipeline_keys {
-            modules.entry(*shader).or_insert_with(|| {
-                let desc = wgpu::ShaderModuleDescriptor {
-                    label: None,
-                    source: wgpu::ShaderSource::Wgsl(graph.shaders[*shader as usize].as_str().into()),
-                };
-                if trusted_shaders {
-                    // SAFETY: opted into by the caller for converter-generated shaders, which index only within
-                    // the bounds their generator computed from the descriptor's shapes.
-                    unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
-                } else {
-                    device.create_shader_module(desc)
-                }
-            });
-        }
-        let jobs: Vec<(&wgpu::ShaderModule, &str, wgpu::PipelineLayout)> = pipeline_keys
+        let jobs: Vec<(&str, &str, wgpu::PipelineLayout)> = pipeline_keys
             .iter()
             .map(|(shader, entry, signature)| {
                 let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -73,10 +57,29 @@ impl Pipelines {
                     bind_group_layouts: &[Some(&layouts[signature])],
                     immediate_size: 0,
                 });
-                (&modules[shader], entry.as_str(), layout)
+                (graph.shaders[*shader as usize].as_str(), entry.as_str(), layout)
             })
             .collect();
-        let pipelines = sync::create_pipelines(device, &jobs);
+        // Each job parses, validates and translates its shader (naga) and has the driver compile it: natively in
+        // parallel threads, both halves of the work.
+        let pipelines = sync::parallel_map(&jobs, |(source, entry, layout)| {
+            let desc = wgpu::ShaderModuleDescriptor { label: None, source: wgpu::ShaderSource::Wgsl((*source).into()) };
+            let module = if trusted_shaders {
+                // SAFETY: opted into by the caller for converter-generated shaders, which index only within the
+                // bounds their generator computed from the descriptor's shapes.
+                unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+            } else {
+                device.create_shader_module(desc)
+            };
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: None,
+                layout: Some(layout),
+                module: &module,
+                entry_point: Some(*entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        });
         if pipelines.len() != jobs.len() {
             return Err(unavailable("creating the compute pipelines failed".into()));
         }

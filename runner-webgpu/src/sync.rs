@@ -49,11 +49,23 @@ impl Future for Mapped {
     }
 }
 
+impl Mapped {
+    /// Whether the callback has run.
+    pub fn is_ready(&self) -> bool {
+        self.0.lock().map_or(true, |s| s.0.is_some())
+    }
+}
+
 /// Maps all of `buffer` for reading.
-pub fn map_read(_device: &wgpu::Device, buffer: &wgpu::Buffer) -> Mapped {
+pub fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Mapped {
+    map(device, buffer, wgpu::MapMode::Read)
+}
+
+/// Maps all of `buffer` in `mode`.
+pub fn map(_device: &wgpu::Device, buffer: &wgpu::Buffer, mode: wgpu::MapMode) -> Mapped {
     let slot: Slot = Arc::default();
     let sink = slot.clone();
-    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+    buffer.map_async(mode, .., move |result| {
         if let Ok(mut s) = sink.lock() {
             s.0 = Some(result);
             if let Some(w) = s.1.take() {
@@ -71,32 +83,82 @@ pub fn wait(_device: &wgpu::Device) {
     let _ = _device.poll(wgpu::PollType::wait_indefinitely());
 }
 
-/// Creates the compute pipelines.
-pub fn create_pipelines(
-    device: &wgpu::Device,
-    jobs: &[(&wgpu::ShaderModule, &str, wgpu::PipelineLayout)],
-) -> Vec<wgpu::ComputePipeline> {
-    let one = |(module, entry, layout): &(&wgpu::ShaderModule, &str, wgpu::PipelineLayout)| {
-        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: None,
-            layout: Some(layout),
-            module,
-            entry_point: Some(entry),
-            compilation_options: Default::default(),
-            cache: None,
-        })
-    };
+/// Longest a run spins on the fence before it blocks.
+#[cfg(not(target_arch = "wasm32"))]
+const SPIN: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Natively, waits until every one of `pending` has mapped: by polling the device in a loop for up to [`SPIN`]
+/// (what CUDA's default synchronization does: a blocking wait on a fence returns tens of microseconds after the GPU
+/// finished), then by blocking. `spin: false` blocks at once. In a browser the event loop does this.
+pub fn wait_for(_device: &wgpu::Device, _pending: &[&Mapped], _spin: bool) {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
-        if threads > 1 && jobs.len() > 1 {
-            let chunk = jobs.len().div_ceil(threads);
-            return std::thread::scope(|s| {
-                let handles: Vec<_> =
-                    jobs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>())).collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-            });
+        if _spin {
+            let start = std::time::Instant::now();
+            while start.elapsed() < SPIN {
+                let _ = _device.poll(wgpu::PollType::Poll);
+                if _pending.iter().all(|m| m.is_ready()) {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
         }
+        wait(_device);
     }
-    jobs.iter().map(one).collect()
+}
+
+/// `f` of every item, in order, in up to 16 parallel threads. An item whose thread panicked is missing from the
+/// result (the caller compares the lengths).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
+    if threads == 1 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    // Interleaved, so that the costly shaders of one part of the graph spread over the threads.
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(items.len()))
+            .map(|t| {
+                s.spawn(move || {
+                    items
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(i, x)| (i, f(x)))
+                        .collect::<Vec<(usize, R)>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, R)> =
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| Vec::new())).collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    })
+}
+
+/// `f` of every item, in order (a browser compiles asynchronously itself).
+#[cfg(target_arch = "wasm32")]
+pub fn parallel_map<T, R>(items: &[T], f: impl Fn(&T) -> R) -> Vec<R> {
+    items.iter().map(f).collect()
+}
+
+/// Runs `a` and `b` and returns both results: natively `b` in another thread while `a` runs here (uploading weights
+/// while the pipelines compile), one after the other in a browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn join<RA, RB: Send>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send) -> (RA, Option<RB>) {
+    std::thread::scope(|s| {
+        let handle = s.spawn(b);
+        let ra = a();
+        (ra, handle.join().ok())
+    })
+}
+
+/// Runs `a` and `b` and returns both results: natively `b` in another thread while `a` runs here (uploading weights
+/// while the pipelines compile), one after the other in a browser.
+#[cfg(target_arch = "wasm32")]
+pub fn join<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB) -> (RA, Option<RB>) {
+    let ra = a();
+    (ra, Some(b()))
 }

@@ -8,10 +8,25 @@ pub struct LoadStats {
     pub device: f64,
     /// Weight decoding and upload.
     pub upload: f64,
-    /// Shader modules and compute pipelines.
+    /// Shader modules and compute pipelines (natively at the same time as the upload).
     pub pipelines: f64,
     /// The whole load.
     pub total: f64,
+}
+
+/// Seconds spent in each part of the last run, as the caller waited for it (natively; zero on wasm32).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunStats {
+    /// Checking the inputs and writing them into the upload buffer.
+    pub write: f64,
+    /// Submitting the recorded command buffer.
+    pub submit: f64,
+    /// Recording the next run's command buffer (while the GPU works).
+    pub record: f64,
+    /// Waiting for the GPU and the mappings.
+    pub wait: f64,
+    /// Copying the outputs out of the readback buffer (and reading the timestamps).
+    pub read: f64,
 }
 
 /// The query set of a run and the buffers its stamps are resolved and read through.

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use wdnn_descriptor_spec::{Encoding, Graph, KernelPayload, Storage, TensorId};
 use wdnn_runner_core::{Result, Weights};
-use wgpu::util::DeviceExt;
 
 use crate::round4;
 
@@ -41,12 +40,7 @@ impl Buffers {
             if let Some(Storage::Weight { id }) = graph.tensors.get(id as usize).map(|t| t.storage)
                 && !weight_index.contains_key(&id)
             {
-                let bytes = weight_bytes(weights, id)?;
-                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("weight"),
-                    contents: &bytes,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                });
+                let buffer = weight_buffer(device, weights, id)?;
                 weight_index.insert(id, weight_buffers.len());
                 weight_buffers.push(buffer);
             }
@@ -55,14 +49,33 @@ impl Buffers {
     }
 }
 
-/// A weight's values as the shaders read them: raw little-endian values, with f16 and int8 encodings decoded to f32,
-/// padded to a multiple of 4 bytes.
-fn weight_bytes(weights: &Weights, id: u32) -> Result<Vec<u8>> {
+/// A weight's buffer, holding its values as the shaders read them: raw little-endian values, with f16 and int8
+/// encodings decoded to f32, padded to a multiple of 4 bytes. Raw values are copied from the decoded stream
+/// straight into the buffer's mapping (one copy on the CPU, none made per weight).
+fn weight_buffer(device: &wgpu::Device, weights: &Weights, id: u32) -> Result<wgpu::Buffer> {
     let entry = weights.entry(id)?;
-    let mut bytes = match entry.encoding {
-        Encoding::Raw => entry.bytes(&weights.stream).to_vec(),
-        _ => bytemuck::cast_slice::<f32, u8>(&entry.to_f32(&weights.stream)?).to_vec(),
+    let decoded;
+    let bytes: &[u8] = match entry.encoding {
+        Encoding::Raw => entry.bytes(&weights.stream),
+        _ => {
+            decoded = entry.to_f32(&weights.stream)?;
+            bytemuck::cast_slice::<f32, u8>(&decoded)
+        }
     };
-    bytes.resize(round4(bytes.len().max(4) as u64) as usize, 0);
-    Ok(bytes)
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("weight"),
+        size: round4(bytes.len().max(4) as u64),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: true,
+    });
+    {
+        let mut view = buffer.get_mapped_range_mut(..).map_err(|e| wdnn_runner_core::RunnerError::Unavailable {
+            backend: crate::NAME.to_string(),
+            reason: format!("mapping weight `{}` for upload failed: {e}", entry.name),
+        })?;
+        // The padding stays zero: wgpu zeroes a buffer mapped at creation.
+        view.slice(..bytes.len()).copy_from_slice(bytes);
+    }
+    buffer.unmap();
+    Ok(buffer)
 }

@@ -17,6 +17,6 @@ fn webgpu_options() -> wdnn_runner_webgpu::WebGpuOptions {
     wdnn_runner_webgpu::WebGpuOptions {
         timestamps: on("WDNN_WEBGPU_TIMESTAMPS"),
         trusted_shaders: on("WDNN_WEBGPU_TRUSTED"),
-        profile: false,
+        ..Default::default()
     }
 }

@@ -104,7 +104,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         let bundle = Bundle::open(dir).with_context(|| format!("opening {}", dir.display()))?;
         let (graph, weights) = bundle.load_backend("webgpu", |_, _| {})?;
         let backend =
-            WebGpuBackend::new(WebGpuOptions { timestamps: true, trusted_shaders: args.trusted, profile: false });
+            WebGpuBackend::new(WebGpuOptions { timestamps: true, trusted_shaders: args.trusted, ..Default::default() });
         let mut exe = backend.load_webgpu(&graph, &weights)?;
         let load = start.elapsed().as_secs_f64();
         let stats = exe.stats();
@@ -182,7 +182,12 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
 
 /// GPU time per op type and the costliest kernels, averaged over 10 runs with a timestamp around every dispatch.
 fn profile(graph: &Graph, weights: &wdnn_runner_core::Weights, x: &[Tensor], trusted: bool) -> Result<()> {
-    let backend = WebGpuBackend::new(WebGpuOptions { timestamps: true, trusted_shaders: trusted, profile: true });
+    let backend = WebGpuBackend::new(WebGpuOptions {
+        timestamps: true,
+        trusted_shaders: trusted,
+        profile: true,
+        ..Default::default()
+    });
     let mut exe = backend.load_webgpu(graph, weights)?;
     let mut total: Vec<(String, String, f64)> = Vec::new();
     for run in 0..13 {
