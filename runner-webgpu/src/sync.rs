@@ -49,6 +49,7 @@ impl Future for Mapped {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Mapped {
     /// Whether the callback has run.
     pub fn is_ready(&self) -> bool {
@@ -78,6 +79,7 @@ pub fn map(_device: &wgpu::Device, buffer: &wgpu::Buffer, mode: wgpu::MapMode) -
 
 /// Natively, blocks until the GPU has finished the submitted work and the map callbacks have run; in a browser the
 /// event loop does this.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn wait(_device: &wgpu::Device) {
     #[cfg(not(target_arch = "wasm32"))]
     let _ = _device.poll(wgpu::PollType::wait_indefinitely());
