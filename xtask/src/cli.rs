@@ -53,8 +53,9 @@ pub struct ConvertArgs {
     /// The bundle directory to write.
     #[arg(long)]
     out: PathBuf,
-    /// Backends to write descriptors for, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "fallback")]
+    /// Backends to write descriptors for, comma separated. Default: every backend the transpiler targets, leaving out
+    /// (with the reason) one that has no kernel for some node; a list given here is strict.
+    #[arg(long, value_delimiter = ',')]
     backends: Vec<String>,
     /// How to store large weights: f32 (exact), f16, or int8 (per output channel).
     #[arg(long, default_value = "f32")]
@@ -164,17 +165,24 @@ fn preprocessing(name: &str) -> Result<Preprocessing> {
 }
 
 pub fn convert(args: ConvertArgs) -> Result<()> {
+    // `auto` in a runner picks among the descriptors a bundle has, so by default it gets all of them.
+    let every_backend = args.backends.is_empty();
+    let backends = if every_backend {
+        wdnn_transpiler::codegen::BACKENDS.iter().map(|b| b.to_string()).collect()
+    } else {
+        args.backends
+    };
     let options = ConvertOptions {
         input_shapes: args.input_shapes,
         dims: args.dims,
-        backends: args.backends,
+        backends,
         weights: args.weights,
         zstd_level: args.zstd_level,
         preprocessing: args.preprocess.as_deref().map(preprocessing).transpose()?,
         passes: PassSelection { no_optimize: args.no_optimize, skip: args.skip_passes },
         layout: args.layout,
         targets: TargetOptions { webgpu: args.webgpu_tuning.unwrap_or_default() },
-        skip_unsupported_backends: args.skip_unsupported_backends,
+        skip_unsupported_backends: args.skip_unsupported_backends || every_backend,
     };
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));
