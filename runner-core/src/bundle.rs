@@ -6,7 +6,7 @@ use wdnn_descriptor_spec::manifest::MANIFEST_FILE;
 use wdnn_descriptor_spec::weights::WeightsFile;
 use wdnn_descriptor_spec::{DescriptorError, Graph, Manifest, Storage, WeightEntry, WeightIndex};
 
-use crate::{Result, RunnerError, Tensor};
+use crate::{LocalFuture, Result, RunnerError, Tensor};
 
 /// Where a bundle's files come from: a directory, memory (a browser's fetched bytes), …
 pub trait BundleSource {
@@ -14,6 +14,13 @@ pub trait BundleSource {
     fn read(&self, file: &str) -> std::io::Result<Vec<u8>>;
     /// Names the source in messages.
     fn describe(&self) -> String;
+    /// Makes `files` (one backend's graph and weights) ready to [`read`](BundleSource::read), without blocking. A
+    /// source that downloads (a browser's) fetches a backend's files only here, once that backend is chosen, so a
+    /// bundle's other descriptors never cross the network. The default has every file at hand already.
+    fn fetch_async<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, Result<()>> {
+        let _ = files;
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// A bundle directory on disk.
@@ -96,6 +103,21 @@ impl Bundle {
         let bytes = read(source.as_ref(), MANIFEST_FILE)?;
         let manifest = Manifest::from_bytes(&bytes, MANIFEST_FILE)?;
         Ok(Bundle { manifest, source })
+    }
+
+    /// Has the source fetch the graph and weights files of `backend` (see [`BundleSource::fetch_async`]); the async
+    /// load path calls it once the backend's probe has passed.
+    pub async fn fetch_backend_async(&self, backend: &str) -> Result<()> {
+        match self.manifest.backend(backend) {
+            Some(entry) => {
+                let mut files = vec![entry.graph.file.clone()];
+                if entry.weights.file != entry.graph.file {
+                    files.push(entry.weights.file.clone());
+                }
+                self.source.fetch_async(&files).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Reads, verifies and decodes the graph and weights of `backend`, calling `progress(done, total)` while the

@@ -165,7 +165,7 @@ mod tests {
 
     use super::*;
     use crate::backend::{Executable, LocalFuture, SkipKind};
-    use crate::{MemorySource, Tensor, Weights};
+    use crate::{BundleSource, MemorySource, Tensor, Weights};
 
     /// A backend whose probe and load do what the test says; `async_only` ones cannot answer synchronously, as
     /// WebGPU in a browser.
@@ -251,6 +251,11 @@ mod tests {
 
     /// A bundle in memory with an (empty, echoing) descriptor for each of `backends`.
     fn bundle(backends: &[&str]) -> Bundle {
+        Bundle::from_source(Box::new(MemorySource(bundle_files(backends)))).unwrap()
+    }
+
+    /// The files of [`bundle`].
+    fn bundle_files(backends: &[&str]) -> Vec<(String, Vec<u8>)> {
         let sig = |name: &str| TensorSignature { name: name.into(), dtype: DType::F32, shape: vec![1] };
         let weights = WeightsWriter::new().finish(1).unwrap();
         let mut files = vec![("w".to_string(), weights.clone())];
@@ -292,7 +297,37 @@ mod tests {
             preprocessing: None,
         };
         files.push((MANIFEST_FILE.into(), manifest.to_bytes().unwrap()));
-        Bundle::from_source(Box::new(MemorySource(files))).unwrap()
+        files
+    }
+
+    /// A source that logs which files it was asked to fetch, and refuses `refuse`'s.
+    struct Fetching {
+        files: MemorySource,
+        fetched: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+        refuse: &'static str,
+    }
+
+    impl BundleSource for Fetching {
+        fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
+            self.files.read(file)
+        }
+        fn describe(&self) -> String {
+            "the test's network".into()
+        }
+        fn fetch_async<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, Result<()>> {
+            Box::pin(async move {
+                YieldOnce(false).await;
+                self.fetched.borrow_mut().extend(files.iter().cloned());
+                match files.iter().find(|f| f.as_str() == self.refuse) {
+                    Some(file) => Err(RunnerError::Io {
+                        file: file.clone(),
+                        source_name: self.describe(),
+                        error: std::io::Error::other("chunk 0 is corrupted"),
+                    }),
+                    None => Ok(()),
+                }
+            })
+        }
     }
 
     fn kinds(skipped: &[Skip]) -> Vec<(&str, SkipKind)> {
@@ -388,6 +423,33 @@ mod tests {
         assert_eq!(
             kinds(&attempts),
             [("webgpu", SkipKind::Unavailable), ("wasm", SkipKind::NotCompiled), ("fallback", SkipKind::NotCompiled)]
+        );
+    }
+
+    #[test]
+    fn async_load_fetches_only_the_files_of_backends_that_passed_their_probe() {
+        let fetched = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let source = |refuse| Fetching {
+            files: MemorySource(bundle_files(&["webgpu", "wasm", "fallback"])),
+            fetched: fetched.clone(),
+            refuse,
+        };
+        let r = registry(&[Fake { probe: Err("no adapter".into()), ..fake("webgpu") }, fake("wasm"), fake("fallback")]);
+        let order = r.order_with_env("auto", None).unwrap();
+        let bundle = Bundle::from_source(Box::new(source(""))).unwrap();
+        let session = block_on(r.load_async(&bundle, &order, |_, _| {})).unwrap();
+        assert_eq!(session.backend(), "wasm");
+        assert_eq!(*fetched.borrow(), ["wasm.graph", "w"]);
+
+        // A fetch that fails (a damaged download) moves on to the next backend, with the error as the reason.
+        fetched.borrow_mut().clear();
+        let bundle = Bundle::from_source(Box::new(source("wasm.graph"))).unwrap();
+        let session = block_on(r.load_async(&bundle, &order, |_, _| {})).unwrap();
+        assert_eq!(session.backend(), "fallback");
+        assert_eq!(*fetched.borrow(), ["wasm.graph", "w", "fallback.graph", "w"]);
+        assert_eq!(kinds(session.skipped()), [("webgpu", SkipKind::Unavailable), ("wasm", SkipKind::Failed)]);
+        assert!(
+            session.skipped()[1].reason.contains("`wasm.graph`") && session.skipped()[1].reason.contains("chunk 0")
         );
     }
 }

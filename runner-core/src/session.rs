@@ -58,7 +58,8 @@ pub(crate) fn try_load(
     backend.load(&graph, &weights).map_err(|e| Skip::load_failed(name, e))
 }
 
-/// [`try_load`] through the backend's async probe and load, with the same reasons.
+/// [`try_load`] through the backend's async probe and load, with the same reasons; the bundle's source fetches the
+/// backend's files between the probe and the load (a browser downloads only the chosen backend's descriptor).
 pub(crate) async fn try_load_async(
     bundle: &Bundle,
     backend: &dyn Backend,
@@ -69,6 +70,7 @@ pub(crate) async fn try_load_async(
         return Err(Skip::no_descriptor(name));
     }
     backend.probe_async().await.map_err(|reason| Skip::probe_failed(name, reason))?;
+    bundle.fetch_backend_async(name).await.map_err(|e| Skip::load_failed(name, e))?;
     let (graph, weights) = bundle.load_backend(name, progress).map_err(|e| Skip::load_failed(name, e))?;
     backend.load_async(&graph, &weights).await.map_err(|e| Skip::load_failed(name, e))
 }

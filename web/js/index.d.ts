@@ -44,11 +44,26 @@ export type Bundle =
   | Record<string, Uint8Array | ArrayBufferView | ArrayBuffer>;
 
 export interface LoadOptions {
-  /** Backends to try in order (default `['wasm', 'fallback']`); those not compiled in are skipped with a reason. */
+  /** Backends to try in order (default `['webgpu', 'wasm', 'fallback']`); those not compiled in, without a
+   * descriptor in the bundle, unavailable here or failing to load are skipped with a reason. */
   backends?: readonly string[];
-  /** Called while the weights are decoded. */
+  /** From a URL: called as the chosen backend's bytes arrive (`total` is the sum of its files' sizes). From files
+   * in memory or on disk: called while the weights are decoded. */
   onProgress?: (done: number, total: number) => void;
+  /** Keep downloaded files in the Cache API (`CACHE_NAME`), reused while the manifest's hashes match. */
+  cache?: boolean;
+  /** Run the session in a Web Worker; input buffers are transferred to it (detached here). */
+  worker?: boolean;
 }
+
+/** A bundle file that could not be read, or that failed a check (size, a weight chunk's SHA-256). */
+export class BundleFileError extends Error {
+  /** The file. */
+  readonly file: string;
+}
+
+/** The Cache API cache `cache: true` uses. */
+export const CACHE_NAME: string;
 
 export class InferenceSession {
   /** As ORT's `InferenceSession.create`: the same as `load`. */
@@ -63,7 +78,7 @@ export class InferenceSession {
   readonly outputNames: readonly string[];
   /** Runs the model on every input by name; resolves to every output by name. */
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
-  /** Frees the model's memory; the session cannot run afterwards. */
+  /** Frees the model now (GPU buffers and device, weights, working memory); the session cannot run afterwards. */
   dispose(): void;
   /** As ORT's `release`. */
   release(): Promise<void>;
@@ -85,4 +100,4 @@ export const env: {
 };
 
 /** The module build in use and the backends compiled into it (loads the module if needed). */
-export function info(): Promise<{ flavor: string; built: string; backends: string[] }>;
+export function info(): Promise<{ flavor: string; built: string; backends: string[]; memoryBytes: number }>;

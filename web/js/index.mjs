@@ -1,21 +1,22 @@
 // wdnn: run converted wdnn bundles in Node and browsers, with an API in ONNX Runtime Web's habits:
 //
 //   import * as wdnn from 'wdnn';
-//   const session = await wdnn.load('bundle/', { backends: ['wasm', 'fallback'] });
+//   const session = await wdnn.load('models/mobilenetv2/', { onProgress: (done, total) => {}, cache: true });
 //   const { probabilities } = await session.run({ input: new wdnn.Tensor('float32', data, [1, 3, 224, 224]) });
 //   session.dispose();
 //
 // The work happens in a WebAssembly module (Rust: runner-core, the backends, `web/src`); this file picks the
-// module build, reads bundles and converts tensors. `run` is async so that a later version can move the module into
-// a worker, and `load` takes options so that WebGPU, streaming downloads and progress can join without a break.
+// module build, reads bundles (bundle.mjs: streaming, per-chunk checks, the Cache API) and converts tensors.
+// `{ worker: true }` runs the same in a Web Worker (worker.mjs) and only tensors cross to this thread.
 
 import { Tensor } from './tensor.mjs';
-import { isNode, readBundle } from './bundle.mjs';
+import { BundleFileError, CACHE_NAME, isNode, openBundle } from './bundle.mjs';
 
-export { Tensor };
+export { Tensor, BundleFileError, CACHE_NAME };
 
-/** The backends tried when `load` is given none, best first; those not compiled in are reported as skipped. */
-export const DEFAULT_BACKENDS = Object.freeze(['wasm', 'fallback']);
+/** The backends tried when `load` is given none, best first (runner-core's order); those not compiled in or not
+ * available here are reported in `session.skipped` with the reason. */
+export const DEFAULT_BACKENDS = Object.freeze(['webgpu', 'wasm', 'fallback']);
 
 /** Settings read when the module is first needed (as `ort.env`). */
 export const env = {
@@ -52,8 +53,16 @@ let runtime = null;
 async function getRuntime() {
   if (!runtime) {
     runtime = (async () => {
-      const flavor = chooseFlavor();
-      const glue = await GLUE[flavor]();
+      let flavor = chooseFlavor();
+      let glue;
+      try {
+        glue = await GLUE[flavor]();
+      } catch (e) {
+        // A package built without the relaxed-SIMD module (`cargo xtask web --no-relaxed`) still runs on SIMD128.
+        if (flavor !== 'relaxed-simd' || (env.wasm.flavor ?? 'auto') !== 'auto') throw e;
+        flavor = 'simd128';
+        glue = await GLUE[flavor]();
+      }
       const base = env.wasm.wasmPaths ? new URL(`${flavor}/`, new URL(env.wasm.wasmPaths, import.meta.url))
         : new URL(`./${flavor}/`, import.meta.url);
       const url = new URL('wdnn_web_bg.wasm', base);
@@ -62,18 +71,19 @@ async function getRuntime() {
         const { readFile } = await import('node:fs/promises');
         module_or_path = await readFile(url);
       }
-      await glue.default({ module_or_path });
-      return { glue, flavor };
+      const exports = await glue.default({ module_or_path });
+      return { glue, flavor, memory: exports.memory };
     })();
     runtime.catch(() => { runtime = null; });
   }
   return runtime;
 }
 
-/** The module build in use (`'relaxed-simd'` or `'simd128'`) and the backends compiled into it; loads it if needed. */
+/** The module build in use (`'relaxed-simd'` or `'simd128'`), the backends compiled into it and the size of its
+ * linear memory in bytes (it grows, never shrinks; freed memory is reused); loads the module if needed. */
 export async function info() {
-  const { glue, flavor } = await getRuntime();
-  return { flavor, built: glue.buildFlavor(), backends: glue.compiledBackends() };
+  const { glue, flavor, memory } = await getRuntime();
+  return { flavor, built: glue.buildFlavor(), backends: glue.compiledBackends(), memoryBytes: memory.buffer.byteLength };
 }
 
 function signature(list) {
@@ -90,7 +100,7 @@ export class InferenceSession {
     /** The backend the model runs on. */
     this.backend = model.backend;
     /** `[{backend, reason}]`: the backends asked for before it, and why each was passed over. */
-    this.skipped = Object.freeze(model.skipped.map((s) => Object.freeze(s)));
+    this.skipped = Object.freeze(model.skipped.map((s) => Object.freeze({ backend: s.backend, reason: s.reason })));
     /** `[{name, type, dims}]` */
     this.inputs = signature(model.inputs);
     /** `[{name, type, dims}]` */
@@ -117,13 +127,15 @@ export class InferenceSession {
       return { name, type: t.type, dims: [...t.dims], bytes: t.bytes() };
     });
     const results = {};
-    for (const o of this.#model.run(inputs)) results[o.name] = Tensor.fromBytes(o.type, o.bytes, o.dims);
+    for (const o of await this.#model.run(inputs)) results[o.name] = Tensor.fromBytes(o.type, o.bytes, o.dims);
     return results;
   }
 
-  /** Frees the model's memory; the session cannot run afterwards. */
+  /** Frees the model now: its GPU buffers and device, its weights and working memory. It cannot run afterwards. */
   dispose() {
-    this.#model?.free();
+    if (!this.#model) return;
+    this.#model.dispose();
+    this.#model.free();
     this.#model = null;
   }
 
@@ -134,14 +146,24 @@ export class InferenceSession {
 }
 
 /**
- * Loads a bundle on the first backend in `options.backends` that works.
- * @param bundle a directory path (Node), a URL of the bundle directory, or a Map / object of file names to bytes
- * @param {{backends?: string[], onProgress?: (done: number, total: number) => void}} [options]
+ * Loads a bundle on the first backend in `options.backends` that works. The manifest is read first; then only the
+ * chosen backend's files are read (downloaded, from a URL), each weights chunk checked as it arrives.
+ * @param bundle a URL of the bundle directory (relative to the page in a browser), a directory path (Node), or a
+ *   Map / object of file names to bytes (Uint8Array, ArrayBuffer or another typed array)
+ * @param {{backends?: string[], onProgress?: (done: number, total: number) => void, cache?: boolean,
+ *   worker?: boolean}} [options] `onProgress` follows the bytes downloaded (a URL) or the weights decoded;
+ *   `cache` keeps downloaded files in the Cache API, checked against the manifest's hashes; `worker` runs the
+ *   session in a Web Worker
  */
 export async function load(bundle, options = {}) {
+  if (options.worker) {
+    const { loadInWorker } = await import('./worker-client.mjs');
+    return loadInWorker(bundle, options);
+  }
   const backends = [...(options.backends ?? DEFAULT_BACKENDS)].map(String);
   const { glue } = await getRuntime();
-  const files = await readBundle(bundle, backends, (manifest, b) => glue.neededFiles(manifest, b));
-  const model = glue.Model.load([...files.keys()], [...files.values()], backends, options.onProgress);
+  const source = await openBundle(bundle, options, glue);
+  const manifest = await source.manifest();
+  const model = await glue.Model.load(manifest, backends, source.fetch, source.origin, source.decodeProgress ?? undefined);
   return new InferenceSession(model);
 }

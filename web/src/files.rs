@@ -1,17 +1,18 @@
-//! A bundle handed over from JavaScript as (file name, bytes) pairs.
+//! A bundle handed over from JavaScript: the manifest's bytes at once, every other file fetched on demand.
 //!
-//! JavaScript reads the files (from disk in Node, by `fetch` in a browser, or from a map the application built), so
-//! the Rust side never does I/O. Two things keep that cheap: [`needed_files`] tells the wrapper, from the manifest
-//! alone, which files a load with a given backend list can touch (a bundle's other descriptors are never read), and
-//! [`FileSet`] hands each file's bytes to runner-core by moving them, so a 100 MB weights file is not held twice in
-//! the module's linear memory while it is verified and decoded.
+//! JavaScript reads the files (from disk in Node, by streaming `fetch` with per-chunk checks and the Cache API in a
+//! browser, or from a map the application built), so the Rust side never does I/O. Two things keep that cheap:
+//! [`FileSet`] asks its [`Fetch`] for a backend's files only once runner-core's async load has chosen that backend
+//! (its probe passed), so a bundle's other descriptors are never downloaded, and it hands each file's bytes to
+//! runner-core by moving them, so a 100 MB weights file is not held twice in the module's linear memory while it is
+//! verified and decoded. [`needed_files`] tells a caller, from the manifest alone, which files a load may touch.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use wdnn_runner_core::spec::Manifest;
 use wdnn_runner_core::spec::manifest::MANIFEST_FILE;
-use wdnn_runner_core::{BundleSource, Result};
+use wdnn_runner_core::{BundleSource, LocalFuture, Result, RunnerError};
 
 /// The files of a bundle that a load may read: the manifest, then the graph and weights of each backend in
 /// `backends` (in that order) that the manifest lists. Backends the manifest lacks are left out here; the load
@@ -29,17 +30,47 @@ pub fn needed_files(manifest: &[u8], backends: &[String]) -> Result<Vec<String>>
     Ok(files)
 }
 
-/// Bundle files in memory, each given out once: [`BundleSource::read`] moves the bytes out. runner-core reads every
-/// file of a bundle at most once per load (the manifest when opening, a backend's two files when trying it), so a
-/// second read of the same name means a bug and reports the file as missing.
+/// Where the files a [`FileSet`] was not given come from: JavaScript's download (or map lookup) in the package.
+pub trait Fetch {
+    /// The bytes of each of `files`, in that order.
+    fn fetch<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, std::result::Result<Vec<Vec<u8>>, FetchError>>;
+}
+
+/// A file that could not be fetched (a network error, a damaged chunk, a missing entry), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchError {
+    /// The file.
+    pub file: String,
+    /// What went wrong, as the fetcher says it (it names the chunk of a damaged weights file).
+    pub message: String,
+}
+
+/// Bundle files in memory, each given out once: [`BundleSource::read`] moves the bytes out. A file that is not
+/// (or no longer) held is asked of the [`Fetch`], if there is one, when runner-core's async load fetches a
+/// backend's files; a second backend that shares a weights file gets it fetched again.
 pub struct FileSet {
     files: RefCell<HashMap<String, Vec<u8>>>,
+    fetch: Option<Box<dyn Fetch>>,
+    origin: String,
 }
 
 impl FileSet {
     /// The files, by name. A name given twice keeps its last bytes.
     pub fn new(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> FileSet {
-        FileSet { files: RefCell::new(files.into_iter().collect()) }
+        FileSet {
+            files: RefCell::new(files.into_iter().collect()),
+            fetch: None,
+            origin: "the files given to wdnn.load".to_string(),
+        }
+    }
+
+    /// The files given (at least the manifest), the others fetched by `fetch` from `origin` (named in messages).
+    pub fn with_fetch(
+        files: impl IntoIterator<Item = (String, Vec<u8>)>,
+        fetch: Box<dyn Fetch>,
+        origin: impl Into<String>,
+    ) -> FileSet {
+        FileSet { fetch: Some(fetch), origin: origin.into(), ..FileSet::new(files) }
     }
 }
 
@@ -51,7 +82,32 @@ impl BundleSource for FileSet {
     }
 
     fn describe(&self) -> String {
-        "the files given to wdnn.load".to_string()
+        self.origin.clone()
+    }
+
+    fn fetch_async<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Some(fetch) = &self.fetch else { return Ok(()) };
+            let missing: Vec<String> = {
+                let held = self.files.borrow();
+                files.iter().filter(|f| !held.contains_key(f.as_str())).cloned().collect()
+            };
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let io = |file: String, message: String| RunnerError::Io {
+                file,
+                source_name: self.describe(),
+                error: std::io::Error::other(message),
+            };
+            let bytes = fetch.fetch(&missing).await.map_err(|e| io(e.file, e.message))?;
+            if bytes.len() != missing.len() {
+                let message = format!("the fetcher gave {} files for {} asked", bytes.len(), missing.len());
+                return Err(io(missing.join(", "), message));
+            }
+            self.files.borrow_mut().extend(missing.into_iter().zip(bytes));
+            Ok(())
+        })
     }
 }
 
@@ -71,5 +127,36 @@ mod tests {
     #[test]
     fn a_damaged_manifest_is_an_error() {
         assert!(needed_files(b"not a manifest", &["fallback".to_string()]).is_err());
+    }
+
+    /// Serves `b` (and logs every request); anything else is an error naming the file.
+    struct Logged(std::rc::Rc<RefCell<Vec<String>>>);
+
+    impl Fetch for Logged {
+        fn fetch<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, std::result::Result<Vec<Vec<u8>>, FetchError>> {
+            self.0.borrow_mut().extend(files.iter().cloned());
+            let answer = files
+                .iter()
+                .map(|f| match f.as_str() {
+                    "b" => Ok(vec![7]),
+                    _ => Err(FetchError { file: f.clone(), message: "weight chunk 1 is corrupted".into() }),
+                })
+                .collect();
+            Box::pin(std::future::ready(answer))
+        }
+    }
+
+    #[test]
+    fn files_not_held_are_fetched_once_asked_for_and_again_after_being_read() {
+        let log = std::rc::Rc::new(RefCell::new(Vec::new()));
+        let set = FileSet::with_fetch([("a".to_string(), vec![1])], Box::new(Logged(log.clone())), "https://x/");
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        crate::session::block_on(set.fetch_async(&names(&["a", "b"]))).unwrap();
+        assert_eq!(*log.borrow(), ["b"]);
+        assert_eq!(set.read("b").unwrap(), vec![7]);
+        crate::session::block_on(set.fetch_async(&names(&["b"]))).unwrap();
+        assert_eq!(*log.borrow(), ["b", "b"]);
+        let err = crate::session::block_on(set.fetch_async(&names(&["c"]))).unwrap_err().to_string();
+        assert!(err.contains("`c`") && err.contains("https://x/") && err.contains("chunk 1"), "{err}");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`files`]: the bundle as a set of files handed over by JavaScript, and which of them a load needs.
 //! - [`session`]: loading with the ordered backend list and running, in plain Rust (tested natively).
 //! - `bindings` (wasm32 only): the `#[wasm_bindgen]` surface the wrapper calls.
+//! - `gpu` (wasm32 only): runner-webgpu behind a check that the engine has WebGPU at all (Node has none).
 //!
 //! Why one crate apart from `runner-wasm`: the package is an application of the runners (like xtask), and the
 //! browser build will also compile in `runner-webgpu`; a backend crate must not depend on another backend.
@@ -20,5 +21,7 @@ pub mod session;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod gpu;
 
 pub use session::{WebError, WebSession, compiled_backends};

@@ -1,18 +1,33 @@
 //! Loading a bundle on the first backend of an ordered list that works, and running it on tensors that arrived
 //! from JavaScript as (name, ORT dtype name, dims, bytes).
 //!
-//! Selection is runner-core's [`load`]: this module only adds the backends that were asked for but are not compiled
-//! into the package (a browser build may add `webgpu`; an application may list it already), reported in
-//! [`WebSession::skipped`] at their place in the requested order, with the reason.
+//! Selection is runner-core's [`load_async`] (a browser cannot block on a GPU adapter): this module only adds the
+//! backends that were asked for but are not compiled into the package, reported in [`WebSession::skipped`] at their
+//! place in the requested order, with the reason. The bundle's [`FileSet`] fetches a backend's files only once its
+//! probe has passed.
 
-use wdnn_runner_core::{Backend, Bundle, RunnerError, Session, Skip, SkipKind, Tensor, load};
+use wdnn_runner_core::{Backend, Bundle, RunnerError, Session, Skip, SkipKind, Tensor, load_async};
 
 use crate::dtype::{from_ort_name, known_names, ort_name};
 use crate::files::FileSet;
 
-/// The backends compiled into this package, best first.
+/// The backends compiled into this package, best first: WebGPU in the wasm32 build (the browser's GPU; in Node it
+/// reports no adapter), then the CPU backends.
 pub fn compiled_backends() -> Vec<Box<dyn Backend>> {
-    vec![Box::new(wdnn_runner_fallback::FallbackBackend)]
+    let cpu: [Box<dyn Backend>; 1] = [Box::new(wdnn_runner_fallback::FallbackBackend)];
+    gpu_backend().into_iter().chain(cpu).collect()
+}
+
+/// WebGPU through the browser's GPU (wgpu's WebGPU backend): only the wasm32 build has it.
+#[cfg(target_arch = "wasm32")]
+fn gpu_backend() -> Option<Box<dyn Backend>> {
+    Some(Box::new(crate::gpu::BrowserWebGpu(wdnn_runner_webgpu::WebGpuBackend::new(Default::default()))))
+}
+
+/// Native builds of this crate (its tests) leave WebGPU to xtask, which links runner-webgpu itself.
+#[cfg(not(target_arch = "wasm32"))]
+fn gpu_backend() -> Option<Box<dyn Backend>> {
+    None
 }
 
 /// What can go wrong in the package, beyond runner-core's own errors.
@@ -71,9 +86,13 @@ pub struct WebSession {
 }
 
 impl WebSession {
-    /// Opens the bundle in `files` and loads it on the first of `backends` that is compiled in, available, has a
-    /// descriptor in the bundle, and accepts the model. `progress(done, total)` follows the weight decoding.
-    pub fn load(files: FileSet, backends: &[String], progress: impl FnMut(u64, u64)) -> Result<WebSession, WebError> {
+    /// Opens the bundle in `files` and loads it on the first of `backends` that is compiled in, has a descriptor in
+    /// the bundle, is available here and accepts the model. `progress(done, total)` follows the weight decoding.
+    pub async fn load(
+        files: FileSet,
+        backends: &[String],
+        progress: impl FnMut(u64, u64),
+    ) -> Result<WebSession, WebError> {
         let compiled = compiled_backends();
         let compiled_names = || compiled.iter().map(|b| b.name().to_string()).collect::<Vec<_>>().join(", ");
         if backends.is_empty() {
@@ -105,7 +124,7 @@ impl WebSession {
             return Err(WebError::NoBackend(in_order(&[], None)));
         }
         let bundle = Bundle::from_source(Box::new(files))?;
-        match load(&bundle, &order, progress) {
+        match load_async(&bundle, &order, progress).await {
             Ok(session) => {
                 let skipped = in_order(session.skipped(), Some(session.backend()));
                 Ok(WebSession { session, skipped })
@@ -137,7 +156,7 @@ impl WebSession {
 
     /// Runs the model. Names, dtypes and shapes are checked by runner-core's session; the outputs come back in the
     /// model's output order.
-    pub fn run(&mut self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, WebError> {
+    pub async fn run(&mut self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, WebError> {
         let mut names = Vec::with_capacity(inputs.len());
         let mut tensors = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -151,7 +170,7 @@ impl WebSession {
             names.push(input.name);
         }
         let named: Vec<(&str, Tensor)> = names.iter().map(String::as_str).zip(tensors).collect();
-        let outputs = self.session.run(&named);
+        let outputs = self.session.run_async(&named).await;
         Ok(outputs?
             .into_iter()
             .map(|(name, t)| HostTensor {
@@ -175,6 +194,19 @@ fn dims(name: &str, dims: &[f64]) -> Result<Vec<u64>, WebError> {
         return Err(WebError::BadDims { name: name.to_string(), dims: dims.to_vec() });
     }
     Ok(dims.iter().map(|&d| d as u64).collect())
+}
+
+/// Polls `future` to completion on this thread; the native tests' executor (every future here is ready or wakes
+/// itself at once: nothing waits for a device).
+#[cfg(test)]
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -251,14 +283,15 @@ pub(crate) mod tests {
 
     #[test]
     fn falls_through_to_fallback_and_runs() {
-        let mut s = WebSession::load(FileSet::new(tiny_bundle()), &names(&["webgpu", "fallback"]), |_, _| {}).unwrap();
+        let mut s = block_on(WebSession::load(FileSet::new(tiny_bundle()), &names(&["webgpu", "fallback"]), |_, _| {}))
+            .unwrap();
         assert_eq!(s.backend(), "fallback");
         assert_eq!(s.skipped().len(), 1);
         assert_eq!(s.skipped()[0].backend, "webgpu");
         assert!(s.skipped()[0].reason.contains("not compiled into this package"), "{}", s.skipped()[0].reason);
         assert_eq!(s.inputs(), vec![("x".to_string(), "float32", vec![1, 4])]);
         assert_eq!(s.outputs(), vec![("y".to_string(), "float32", vec![1, 4])]);
-        let out = s.run(vec![x(&[1., 2., 3., 4.])]).unwrap();
+        let out = block_on(s.run(vec![x(&[1., 2., 3., 4.])])).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].name.as_str(), out[0].dtype.as_str(), out[0].dims.clone()), ("y", "float32", vec![1., 4.]));
         let y: Vec<f32> = out[0].bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
@@ -267,29 +300,31 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_inputs_are_named_errors() {
-        let mut s = WebSession::load(FileSet::new(tiny_bundle()), &names(&["fallback"]), |_, _| {}).unwrap();
+        let mut s = block_on(WebSession::load(FileSet::new(tiny_bundle()), &names(&["fallback"]), |_, _| {})).unwrap();
         let mut bad = x(&[1., 2., 3., 4.]);
         bad.dtype = "float".into();
-        assert!(matches!(s.run(vec![bad]), Err(WebError::UnknownDType { .. })));
+        assert!(matches!(block_on(s.run(vec![bad])), Err(WebError::UnknownDType { .. })));
         let mut bad = x(&[1., 2., 3., 4.]);
         bad.dims = vec![1.0, -4.0];
-        assert!(matches!(s.run(vec![bad]), Err(WebError::BadDims { .. })));
+        assert!(matches!(block_on(s.run(vec![bad])), Err(WebError::BadDims { .. })));
         let mut bad = x(&[1., 2., 3., 4.]);
         bad.dims = vec![4.0, 1.0];
-        let err = s.run(vec![bad]).unwrap_err().to_string();
+        let err = block_on(s.run(vec![bad])).unwrap_err().to_string();
         assert!(err.contains("shape"), "{err}");
         let mut bad = x(&[1., 2., 3.]);
         bad.dims = vec![1.0, 4.0];
-        assert!(s.run(vec![bad]).is_err());
-        assert!(s.run(vec![]).unwrap_err().to_string().contains("missing"));
+        assert!(block_on(s.run(vec![bad])).is_err());
+        assert!(block_on(s.run(vec![])).unwrap_err().to_string().contains("missing"));
     }
 
     #[test]
     fn no_usable_backend_gives_every_reason_in_order() {
-        let err = WebSession::load(FileSet::new(tiny_bundle()), &names(&["webgpu", "gpu2"]), |_, _| {}).err().unwrap();
+        let err = block_on(WebSession::load(FileSet::new(tiny_bundle()), &names(&["webgpu", "gpu2"]), |_, _| {}))
+            .err()
+            .unwrap();
         let WebError::NoBackend(skips) = err else { panic!("{err}") };
         assert_eq!(skips.iter().map(|s| s.backend.as_str()).collect::<Vec<_>>(), ["webgpu", "gpu2"]);
-        assert!(WebSession::load(FileSet::new(tiny_bundle()), &[], |_, _| {}).is_err());
+        assert!(block_on(WebSession::load(FileSet::new(tiny_bundle()), &[], |_, _| {})).is_err());
     }
 
     #[test]
@@ -297,9 +332,46 @@ pub(crate) mod tests {
         let mut files = tiny_bundle();
         let last = files[2].1.len() - 1;
         files[2].1[last] ^= 0xff;
-        let err = WebSession::load(FileSet::new(files), &names(&["fallback"]), |_, _| {}).err().unwrap();
+        let err = block_on(WebSession::load(FileSet::new(files), &names(&["fallback"]), |_, _| {})).err().unwrap();
         let WebError::NoBackend(skips) = err else { panic!("{err}") };
         assert!(skips[0].reason.contains("failed to load"), "{}", skips[0].reason);
+    }
+
+    /// Serves the files of a bundle on request, logging each.
+    struct Served(Vec<(String, Vec<u8>)>, std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+    impl crate::files::Fetch for Served {
+        fn fetch<'a>(
+            &'a self,
+            files: &'a [String],
+        ) -> wdnn_runner_core::LocalFuture<'a, Result<Vec<Vec<u8>>, crate::files::FetchError>> {
+            self.1.borrow_mut().extend(files.iter().cloned());
+            let found = files.iter().map(|f| {
+                let bytes = self.0.iter().find(|(n, _)| n == f).map(|(_, b)| b.clone());
+                bytes.ok_or_else(|| crate::files::FetchError { file: f.clone(), message: "not served".into() })
+            });
+            Box::pin(std::future::ready(found.collect()))
+        }
+    }
+
+    #[test]
+    fn only_the_manifest_is_given_and_the_chosen_backends_files_are_fetched() {
+        let files = tiny_bundle();
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let set = FileSet::with_fetch([files[0].clone()], Box::new(Served(files.clone(), log.clone())), "a server");
+        let mut s = block_on(WebSession::load(set, &names(&["webgpu", "fallback"]), |_, _| {})).unwrap();
+        assert_eq!(s.backend(), "fallback");
+        assert_eq!(*log.borrow(), ["fallback.graph", "fallback.weights"]);
+        let out = block_on(s.run(vec![x(&[0., 0., 0., 0.])])).unwrap();
+        assert_eq!(out[0].bytes.len(), 16);
+
+        let set = FileSet::with_fetch([files[0].clone()], Box::new(Served(vec![], log.clone())), "a server");
+        let WebError::NoBackend(skips) =
+            block_on(WebSession::load(set, &names(&["fallback"]), |_, _| {})).err().unwrap()
+        else {
+            panic!("nothing was served")
+        };
+        assert!(skips[0].reason.contains("not served") && skips[0].reason.contains("a server"), "{}", skips[0].reason);
     }
 
     #[test]

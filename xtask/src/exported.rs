@@ -203,6 +203,9 @@ fn run_case(model: &Model, case: &Value, backend: &dyn Backend, scratch: &Path) 
     }
 }
 
+/// A model's family, name, and per case its name and one outcome per backend.
+type Row = (String, String, Vec<(String, Vec<Outcome>)>);
+
 pub fn exported(args: ExportedArgs) -> Result<()> {
     let root = repo_root();
     let all = models(&root)?;
@@ -216,7 +219,7 @@ pub fn exported(args: ExportedArgs) -> Result<()> {
     let scratch = target.join("exported-bundles");
     let start = Instant::now();
     // Per model: family, then per case its name and one outcome per backend.
-    let mut rows: Vec<(String, String, Vec<(String, Vec<Outcome>)>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for model in &all {
         let name = model.entry["model"].as_str().unwrap_or("?").to_string();
         if !args.only.is_empty() && !args.only.contains(&name) {

@@ -65,7 +65,17 @@ const FLAVORS: [Flavor; 2] = [
 ];
 
 /// The JavaScript files of the package, from `web/js/`.
-const JS_FILES: [&str; 7] = ["index.mjs", "index.d.ts", "tensor.mjs", "bundle.mjs", "npy.mjs", "cli.mjs", "README.md"];
+const JS_FILES: [&str; 9] = [
+    "index.mjs",
+    "index.d.ts",
+    "tensor.mjs",
+    "bundle.mjs",
+    "worker.mjs",
+    "worker-client.mjs",
+    "npy.mjs",
+    "cli.mjs",
+    "README.md",
+];
 
 /// Cargo's target directory for this workspace.
 pub fn target_dir() -> PathBuf {
