@@ -1,6 +1,7 @@
 //! Which weights may be stored lossily (`WeightFormat::F16`, `WeightFormat::Int8`), and along which axis int8 scales
 //! run: the large f32 weights of Conv, ConvTranspose and MatMul, per output channel. Biases, small tensors and every
-//! other constant stay exact, so a lossy bundle only rounds the values that dominate its size.
+//! other constant stay exact, so a lossy bundle only rounds the values that dominate its size. Weights in a packed
+//! layout (the wasm descriptor's, SPEC §6.2) also stay exact.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,9 @@ pub fn lossy_axes(graph: &Graph) -> HashMap<ValueId, usize> {
     for node in &graph.nodes {
         for (slot, &input) in node.inputs.iter().enumerate() {
             let value = graph.value(input);
-            if value.constant.is_none() || value.dtype != DType::F32 || value.numel() < LOSSY_MIN_ELEMENTS {
+            // Packed weights (the wasm descriptor's) stay exact: their layout has no output-channel axis.
+            let packed = graph.packed_layout(input).is_some();
+            if value.constant.is_none() || value.dtype != DType::F32 || value.numel() < LOSSY_MIN_ELEMENTS || packed {
                 continue;
             }
             let rank = value.shape.len();

@@ -14,7 +14,8 @@ use crate::files::FileSet;
 /// The backends compiled into this package, best first: WebGPU in the wasm32 build (the browser's GPU; in Node it
 /// reports no adapter), then the CPU backends.
 pub fn compiled_backends() -> Vec<Box<dyn Backend>> {
-    let cpu: [Box<dyn Backend>; 1] = [Box::new(wdnn_runner_fallback::FallbackBackend)];
+    let cpu: [Box<dyn Backend>; 2] =
+        [Box::new(wdnn_runner_wasm::backend::WasmBackend), Box::new(wdnn_runner_fallback::FallbackBackend)];
     gpu_backend().into_iter().chain(cpu).collect()
 }
 

@@ -6,6 +6,8 @@ use wdnn_runner_core::Backend;
 pub fn available_backends() -> Vec<Box<dyn Backend>> {
     vec![
         Box::new(wdnn_runner_webgpu::WebGpuBackend::new(webgpu_options())),
+        // Natively this runs the SIMD kernels on SSE2; the wasm32 build runs in Node (the wasm-package's runner).
+        Box::new(wdnn_runner_wasm::backend::WasmBackend),
         Box::new(wdnn_runner_fallback::FallbackBackend),
     ]
 }

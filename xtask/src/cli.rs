@@ -100,6 +100,12 @@ pub struct RunArgs {
     /// `auto` (the best available), or a backend name.
     #[arg(long, default_value = "auto")]
     backend: String,
+    /// After the first run, time this many more and print the median milliseconds per run.
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Print which kernel computes each node of the bundle's wasm descriptor (fast kernel or reference).
+    #[arg(long)]
+    kernels: bool,
     /// An input as NAME=FILE.npy (repeatable).
     #[arg(long = "input", value_parser = parse_input_file)]
     inputs: Vec<(String, PathBuf)>,
@@ -271,6 +277,16 @@ pub fn run(args: RunArgs) -> Result<()> {
             vec![chosen.as_ref()]
         }
     };
+    if args.kernels {
+        let (graph, weights) = bundle.load_backend("wasm", |_, _| {})?;
+        let exe = wdnn_runner_wasm::backend::WasmBackend.load_executable(&graph, &weights)?;
+        let report = exe.report();
+        let fast = report.iter().filter(|r| r.path != "reference").count();
+        println!("wasm kernels: {fast} of {} fast", report.len());
+        for r in &report {
+            println!("  {:<40} {:<14} {}", r.kernel, r.op, r.path);
+        }
+    }
     let load_start = Instant::now();
     let mut session = wdnn_runner_core::load(&bundle, &order, |_, _| {})?;
     let load_time = load_start.elapsed();
@@ -296,6 +312,16 @@ pub fn run(args: RunArgs) -> Result<()> {
     let start = Instant::now();
     let outputs = session.run(&named)?;
     println!("ran in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+    if let Some(runs) = args.runs.filter(|&n| n > 0) {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            session.run(&named)?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("median of {runs} runs: {:.2} ms (min {:.2} ms)", times[runs / 2], times[0]);
+    }
 
     if let Some(labels) = &args.labels {
         let names = image_input::labels(labels)?;

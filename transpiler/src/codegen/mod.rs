@@ -8,9 +8,11 @@
 //! never writes a descriptor with holes.
 
 mod fallback;
+pub mod wasm;
 pub mod webgpu;
 
 pub use fallback::Fallback;
+pub use wasm::Wasm;
 pub use webgpu::{WebGpu, WebGpuTuning};
 
 use std::fmt;
@@ -128,13 +130,14 @@ pub trait Target {
 }
 
 /// The names of every backend the transpiler can target.
-pub const BACKENDS: &[&str] = &["fallback", "webgpu"];
+pub const BACKENDS: &[&str] = &["fallback", "webgpu", "wasm"];
 
 /// The target named `name`, with its options.
 pub fn target(name: &str, options: &TargetOptions) -> Result<Box<dyn Target>, ConvertError> {
     match name {
         "fallback" => Ok(Box::new(Fallback)),
         "webgpu" => Ok(Box::new(WebGpu::new(options.webgpu))),
+        "wasm" => Ok(Box::new(Wasm)),
         _ => Err(ConvertError::UnknownBackend { name: name.to_string(), known: BACKENDS.join(", ") }),
     }
 }

@@ -13,6 +13,7 @@ pub use verify::{VerifyError, verify};
 
 use std::fmt;
 
+use wdnn_descriptor_spec::packing::PackedLayout;
 use wdnn_descriptor_spec::{DType, Op};
 use wdnn_runner_core::Tensor;
 
@@ -78,6 +79,21 @@ pub struct Graph {
     /// Values that live inside another value's memory (a concat input inside the concat output, an in-place
     /// result over its input). Set by the memory passes, honoured by the planner.
     pub views: Vec<View>,
+    /// Constants stored in a backend's packed weight layout (`wdnn_descriptor_spec::packing`), which the kernels
+    /// reading them take as input 1. Set by the wasm target's packing passes, read by its code generator; empty
+    /// everywhere else.
+    pub packed: Vec<Packed>,
+}
+
+/// A constant in a packed weight layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The packed constant.
+    pub value: ValueId,
+    /// Its layout.
+    pub layout: PackedLayout,
+    /// The shape of the weights it was packed from (`[O, C/G, KH, KW]`, or `[K, N]` for a matrix).
+    pub shape: Vec<u64>,
 }
 
 /// `value` occupies the bytes of `base` starting `offset` bytes in.
@@ -154,6 +170,16 @@ impl Graph {
     pub fn use_count(&self, id: ValueId) -> usize {
         let reads = self.nodes.iter().flat_map(|n| &n.inputs).filter(|&&i| i == id).count();
         reads + usize::from(self.is_output(id))
+    }
+
+    /// How constant `id` is packed, if a packing pass stored it in a packed layout.
+    pub fn packed(&self, id: ValueId) -> Option<&Packed> {
+        self.packed.iter().find(|p| p.value == id)
+    }
+
+    /// The packed layout of constant `id`, if a packing pass stored it in one.
+    pub fn packed_layout(&self, id: ValueId) -> Option<PackedLayout> {
+        self.packed(id).map(|p| p.layout)
     }
 
     /// True when `id` is a view into another value, or another value is a view into it.

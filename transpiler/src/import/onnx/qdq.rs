@@ -22,8 +22,7 @@ use tract_onnx::pb::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorPr
 pub(super) fn fuse(model: &mut ModelProto) -> usize {
     let Some(graph) = model.graph.as_mut() else { return 0 };
     let mut fused = 0;
-    loop {
-        let Some((index, node, removed)) = find_unit(graph) else { break };
+    while let Some((index, node, removed)) = find_unit(graph) {
         graph.node[index] = node;
         let mut gone: Vec<usize> = removed;
         gone.sort_unstable();
