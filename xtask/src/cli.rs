@@ -407,6 +407,8 @@ pub fn test(args: TestArgs) -> Result<()> {
     }
     // The independent Python reader matches the Rust fallback and refuses damaged bundles (SPEC.md).
     crate::reader::check(&repo_root())?;
+    // The npm package in Node: every fixture model on its wasm backend against the reference, the CLI on chelsea.
+    crate::web_check::web_test()?;
     // The conformance gate on every backend that runs here; regenerates CONFORMANCE.md.
     crate::conformance::conformance(crate::conformance::ConformanceArgs::gate())
 }
