@@ -96,6 +96,36 @@ pub enum DescriptorError {
         /// What is inconsistent.
         detail: String,
     },
+    /// A kernel does not fit its op or the plan (SPEC §4.6): names the kernel by index and name, and the field.
+    #[error("{what}: invalid descriptor: kernel #{index} {fault}")]
+    InvalidKernel {
+        /// The file, as the caller named it.
+        what: String,
+        /// The kernel's index in execution order.
+        index: usize,
+        /// The kernel, the field and what is wrong.
+        fault: Box<KernelFault>,
+    },
+    /// A declared size is over the reader's load limits (SPEC §8.3); nothing was allocated for it.
+    #[error("{what}: {field} of {value} exceeds the load limit of {limit}")]
+    Limit {
+        /// The file, as the caller named it.
+        what: String,
+        /// What was too large.
+        field: String,
+        /// The declared value.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A manifest names a file that is not a plain file name inside the bundle (SPEC §3.2).
+    #[error("manifest: file name {file:?} is not a plain file name inside the bundle: {reason}")]
+    BadFileName {
+        /// The name as the manifest gives it.
+        file: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
     /// A zstd chunk failed to decompress.
     #[error("{what}: weight chunk {chunk} does not decompress: {detail}")]
     Decompress {
@@ -114,4 +144,23 @@ pub enum DescriptorError {
         /// The encoder's message.
         detail: String,
     },
+}
+
+/// What is wrong with one kernel (boxed in [`DescriptorError::InvalidKernel`] to keep the error small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelFault {
+    /// The kernel's name.
+    pub kernel: String,
+    /// The kernel's op.
+    pub op: String,
+    /// The field at fault (`inputs[1]`, `op.perm`, `payload.bindings[0]`…).
+    pub field: String,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl std::fmt::Display for KernelFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` ({}), {}: {}", self.kernel, self.op, self.field, self.detail)
+    }
 }

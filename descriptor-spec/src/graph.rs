@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::container::{self, FileKind};
 use crate::op::Op;
 use crate::packing::PackedLayout;
-use crate::{DType, DescriptorError, FORMAT_MAJOR, FORMAT_MINOR, Result};
+use crate::{DType, DescriptorError, FORMAT_MAJOR, FORMAT_MINOR, LoadLimits, Result};
 
 /// Index of a tensor in [`Graph::tensors`].
 pub type TensorId = u32;
@@ -58,15 +58,31 @@ pub struct TensorDesc {
 }
 
 impl TensorDesc {
-    /// Number of elements.
+    /// Number of elements, saturating at `u64::MAX` (a validated graph never gets there: [`Graph::validate`]
+    /// refuses tensors whose size overflows).
     pub fn numel(&self) -> u64 {
-        self.shape.iter().product()
+        self.checked_numel().unwrap_or(u64::MAX)
     }
 
-    /// Size in bytes of the values in their native dtype.
+    /// Size in bytes of the values in their native dtype, saturating like [`TensorDesc::numel`].
     pub fn byte_size(&self) -> u64 {
-        self.numel() * self.dtype.size() as u64
+        self.checked_byte_size().unwrap_or(u64::MAX)
     }
+
+    /// Number of elements, or None when the product overflows.
+    pub fn checked_numel(&self) -> Option<u64> {
+        checked_numel(&self.shape)
+    }
+
+    /// Size in bytes, or None when it overflows.
+    pub fn checked_byte_size(&self) -> Option<u64> {
+        self.checked_numel()?.checked_mul(self.dtype.size() as u64)
+    }
+}
+
+/// The product of a shape's extents, or None when it overflows `u64`.
+pub fn checked_numel(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
 }
 
 /// Where a tensor's values live (SPEC §4.2).
@@ -191,8 +207,13 @@ impl Graph {
         container::write(FileKind::Graph, self.format_minor(), self, &[])
     }
 
-    /// Decodes and validates a GRPH container. `what` names the file in errors.
+    /// Decodes and validates a GRPH container with the default [`LoadLimits`]. `what` names the file in errors.
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Graph> {
+        Graph::from_bytes_with(bytes, what, &LoadLimits::default())
+    }
+
+    /// Decodes and validates a GRPH container within `limits`.
+    pub fn from_bytes_with(bytes: &[u8], what: &str, limits: &LoadLimits) -> Result<Graph> {
         let (graph, body): (Graph, _) = container::read(FileKind::Graph, bytes, what)?;
         if !body.is_empty() {
             let expected = (bytes.len() - body.len()) as u64;
@@ -202,74 +223,19 @@ impl Graph {
             let head = &bytes[container::HEADER_LEN..];
             return Err(unknown_op_error(head, what, &kernel.name));
         }
-        graph.validate(what)?;
+        graph.validate_with(what, limits)?;
         Ok(graph)
     }
 
-    /// Checks that ids are in range, arena tensors lie inside the arena at aligned offsets, and kernels write only
-    /// arena tensors.
+    /// Checks the graph completely with the default [`LoadLimits`] (SPEC §4.5, §4.6): see [`crate::validate`].
+    /// Every backend calls this (or [`Graph::validate_with`]) before it runs a kernel.
     pub fn validate(&self, what: &str) -> Result<()> {
-        let invalid = |detail: String| DescriptorError::Invalid { what: what.to_string(), detail };
-        if !self.alignment.is_power_of_two() {
-            return Err(invalid(format!("alignment {} is not a power of two", self.alignment)));
-        }
-        for (id, t) in self.tensors.iter().enumerate() {
-            if let Storage::Arena { offset } = t.storage {
-                let end = offset.checked_add(t.byte_size());
-                if end.is_none_or(|end| end > self.arena_size) {
-                    return Err(invalid(format!(
-                        "tensor {id} `{}` ({} bytes at offset {offset}) lies outside the arena of {} bytes",
-                        t.name,
-                        t.byte_size(),
-                        self.arena_size
-                    )));
-                }
-                if offset % self.alignment as u64 != 0 {
-                    return Err(invalid(format!("tensor {id} `{}` offset {offset} is not aligned", t.name)));
-                }
-            }
-        }
-        let check_id = |id: TensorId, role: &str, owner: &str| -> Result<&TensorDesc> {
-            self.tensors.get(id as usize).ok_or_else(|| invalid(format!("{owner}: {role} tensor id {id} out of range")))
-        };
-        for io in self.inputs.iter().chain(&self.outputs) {
-            check_id(io.tensor, "io", &io.name)?;
-        }
-        for io in &self.inputs {
-            if !matches!(self.tensors[io.tensor as usize].storage, Storage::Arena { .. }) {
-                return Err(invalid(format!("input `{}` is not an arena tensor", io.name)));
-            }
-        }
-        for k in &self.kernels {
-            for &i in &k.inputs {
-                check_id(i, "input", &k.name)?;
-            }
-            for &o in &k.outputs {
-                let t = check_id(o, "output", &k.name)?;
-                if !matches!(t.storage, Storage::Arena { .. }) {
-                    return Err(invalid(format!("kernel `{}` writes the weight `{}`", k.name, t.name)));
-                }
-            }
-            if let Some(KernelPayload::Wgsl { shader, .. }) = &k.payload
-                && *shader as usize >= self.shaders.len()
-            {
-                return Err(invalid(format!("kernel `{}` uses shader {shader} out of range", k.name)));
-            }
-            let unknown_layout = matches!(k.payload, Some(KernelPayload::Packed { layout: PackedLayout::Unknown, .. }));
-            if matches!(k.payload, Some(KernelPayload::Unknown)) || unknown_layout {
-                return Err(invalid(format!("kernel `{}` has a payload kind this reader does not know", k.name)));
-            }
-            if let Some(KernelPayload::Packed { .. }) = &k.payload {
-                let packed = k.inputs.get(1).and_then(|&i| self.tensors.get(i as usize));
-                if !packed.is_some_and(|t| t.dtype == DType::F32 && t.shape.len() == 1) {
-                    return Err(invalid(format!(
-                        "kernel `{}`: packed weights must be a one-dimensional f32 input 1",
-                        k.name
-                    )));
-                }
-            }
-        }
-        Ok(())
+        crate::validate::validate(self, what, &LoadLimits::default())
+    }
+
+    /// [`Graph::validate`] with the caller's limits.
+    pub fn validate_with(&self, what: &str, limits: &LoadLimits) -> Result<()> {
+        crate::validate::validate(self, what, limits)
     }
 }
 

@@ -13,15 +13,18 @@ pub mod container;
 mod dtype;
 mod error;
 pub mod graph;
+mod limits;
 pub mod manifest;
 pub mod op;
 pub mod packing;
+pub mod validate;
 pub mod weights;
 
 pub use container::FileKind;
 pub use dtype::DType;
-pub use error::{DescriptorError, Result};
+pub use error::{DescriptorError, KernelFault, Result};
 pub use graph::{Binding, Graph, IoBinding, Kernel, KernelPayload, Storage, TensorDesc, TensorId};
+pub use limits::LoadLimits;
 pub use manifest::{BackendEntry, FileRef, Manifest, Preprocessing, TensorSignature};
 pub use op::{
     BinaryFn, EpilogueStep, NearestMode, Op, OpKind, PadMode, ReduceFn, ResizeCoordinates, ResizeMode, UnaryFn,

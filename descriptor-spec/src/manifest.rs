@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::container::{self, FileKind};
-use crate::{DType, DescriptorError, Result, sha256_hex};
+use crate::{DType, DescriptorError, LoadLimits, Result, sha256_hex};
 
 /// File name of the manifest inside a bundle directory.
 pub const MANIFEST_FILE: &str = "manifest.wdnn";
@@ -124,12 +124,31 @@ impl Manifest {
         container::write(FileKind::Manifest, 0, self, &[])
     }
 
-    /// Decodes a MANI container. `what` names the file in errors.
+    /// Decodes a MANI container and checks its file names and sizes against the default [`LoadLimits`]. `what`
+    /// names the file in errors.
     pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Manifest> {
+        Manifest::from_bytes_with(bytes, what, &LoadLimits::default())
+    }
+
+    /// [`Manifest::from_bytes`] within `limits`.
+    pub fn from_bytes_with(bytes: &[u8], what: &str, limits: &LoadLimits) -> Result<Manifest> {
         let (manifest, body): (Manifest, _) = container::read(FileKind::Manifest, bytes, what)?;
         if !body.is_empty() {
             let expected = (bytes.len() - body.len()) as u64;
             return Err(container::truncated(what, expected, bytes.len()));
+        }
+        for entry in &manifest.backends {
+            for file in [&entry.graph, &entry.weights] {
+                check_file_name(&file.file)?;
+                if file.size > limits.max_file_size {
+                    return Err(DescriptorError::Limit {
+                        what: what.to_string(),
+                        field: format!("the size of `{}`", file.file),
+                        value: file.size,
+                        limit: limits.max_file_size,
+                    });
+                }
+            }
         }
         Ok(manifest)
     }
@@ -138,6 +157,38 @@ impl Manifest {
     pub fn backend(&self, backend: &str) -> Option<&BackendEntry> {
         self.backends.iter().find(|b| b.backend == backend)
     }
+}
+
+/// Longest file name a manifest may give.
+pub const MAX_FILE_NAME: usize = 255;
+
+/// Checks that `name` is a plain file name inside the bundle (SPEC §3.2): 1 to 255 characters from `A–Z a–z 0–9 . _
+/// -`, not starting with `.`, and not a Windows device name. Names are joined to a directory natively and to a URL in
+/// browsers, so anything that could leave the bundle (`/`, `\`, `..`, an absolute path, a drive, NUL, `%`, `?`) or
+/// open a device (`/dev/zero`, `CON`) is refused, naming the file.
+pub fn check_file_name(name: &str) -> Result<()> {
+    let bad = |reason: &str| Err(DescriptorError::BadFileName { file: name.to_string(), reason: reason.to_string() });
+    if name.is_empty() || name.len() > MAX_FILE_NAME {
+        return bad("a name has 1 to 255 characters");
+    }
+    if name.contains(['/', '\\']) {
+        return bad("path separators are not allowed");
+    }
+    if name.starts_with('.') {
+        return bad("a name may not start with `.` (`.`, `..` and hidden files are refused)");
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return bad(&format!("character {c:?} is not allowed (only A-Z, a-z, 0-9, `.`, `_` and `-`)"));
+    }
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if device {
+        return bad("a device name");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,5 +216,59 @@ mod tests {
         assert!(entry.graph.verify(b"abc").is_ok());
         assert!(matches!(entry.graph.verify(b"ab"), Err(DescriptorError::Truncated { .. })));
         assert!(matches!(entry.graph.verify(b"abd"), Err(DescriptorError::ChecksumMismatch { .. })));
+    }
+
+    #[test]
+    fn file_names_stay_inside_the_bundle() {
+        for ok in ["fallback.graph.wdnn", "webgpu.weights.wdnn", "a", "model-1_f16.wdnn"] {
+            assert!(check_file_name(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(256);
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "..",
+            ".",
+            "a/b",
+            "a\\b",
+            "C:x",
+            "/dev/zero",
+            "x\0",
+            "x%2f",
+            "x?y",
+            "CON",
+            "com1.txt",
+            "lpt9",
+            ".hidden",
+            "é",
+            &long,
+        ] {
+            let err = check_file_name(bad).unwrap_err();
+            assert!(matches!(&err, DescriptorError::BadFileName { file, .. } if file == bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn manifest_with_an_escaping_name_is_refused() {
+        let mut m = Manifest {
+            model_name: "m".into(),
+            source_sha256: sha256_hex(b"onnx"),
+            converter: "test".into(),
+            inputs: vec![],
+            outputs: vec![],
+            backends: vec![BackendEntry {
+                backend: "fallback".into(),
+                graph: FileRef::describe("../../etc/hostname", b"abc"),
+                weights: FileRef::describe("w", b"def"),
+            }],
+            preprocessing: None,
+        };
+        let err = Manifest::from_bytes(&m.to_bytes().unwrap(), "m").unwrap_err();
+        assert!(matches!(&err, DescriptorError::BadFileName { file, .. } if file == "../../etc/hostname"), "{err}");
+        m.backends[0].graph = FileRef::describe("g", b"abc");
+        m.backends[0].weights.size = 1 << 50;
+        let err = Manifest::from_bytes(&m.to_bytes().unwrap(), "m").unwrap_err();
+        assert!(matches!(&err, DescriptorError::Limit { .. }), "{err}");
     }
 }

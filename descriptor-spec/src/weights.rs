@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::container::{self, FileKind};
-use crate::{DType, DescriptorError, Result};
+use crate::{DType, DescriptorError, LoadLimits, Result};
 
 /// The largest uncompressed chunk a writer may produce (4 MiB).
 pub const MAX_CHUNK_SIZE: u64 = 4 << 20;
@@ -115,8 +115,15 @@ struct ShadowEncoding {
 }
 
 impl<'a> WeightsFile<'a> {
-    /// Parses the container and checks the index against itself and the body length.
+    /// Parses the container and checks the index against itself and the body length, within the default
+    /// [`LoadLimits`].
     pub fn parse(bytes: &'a [u8], what: &str) -> Result<WeightsFile<'a>> {
+        WeightsFile::parse_with(bytes, what, &LoadLimits::default())
+    }
+
+    /// Parses the container and checks the index (SPEC §7.1 steps 1–3) with checked arithmetic: no declared size is
+    /// believed before it is compared with the body's real length, the format's chunk limit and `limits`.
+    pub fn parse_with(bytes: &'a [u8], what: &str, limits: &LoadLimits) -> Result<WeightsFile<'a>> {
         let (index, body): (WeightIndex, _) = container::read(FileKind::Weights, bytes, what)?;
         let invalid = |detail: String| DescriptorError::Invalid { what: what.to_string(), detail };
         if let Some(i) = index.tensors.iter().position(|t| t.encoding == Encoding::Unknown) {
@@ -129,14 +136,29 @@ impl<'a> WeightsFile<'a> {
                 .unwrap_or_else(|| (index.tensors[i].name.clone(), "?".to_string()));
             return Err(DescriptorError::UnknownEncoding { what: what.to_string(), weight, encoding });
         }
-        let body_len: u64 = index.chunks.iter().map(|c| c.compressed_size).sum();
-        if body_len != body.len() as u64 {
-            let expected = (bytes.len() - body.len()) as u64 + body_len;
+        let body_len = index.chunks.iter().try_fold(0u64, |acc, c| acc.checked_add(c.compressed_size));
+        if body_len != Some(body.len() as u64) {
+            let expected = body_len.map_or(u64::MAX, |b| ((bytes.len() - body.len()) as u64).saturating_add(b));
             return Err(container::truncated(what, expected, bytes.len()));
         }
-        let stream: u64 = index.chunks.iter().map(|c| c.size).sum();
-        if stream != index.stream_size {
-            return Err(invalid(format!("chunks hold {stream} bytes, the index says {}", index.stream_size)));
+        if let Some((i, c)) = index.chunks.iter().enumerate().find(|(_, c)| c.size > MAX_CHUNK_SIZE) {
+            return Err(invalid(format!(
+                "weight chunk {i} declares {} bytes, over the format's chunk limit of {MAX_CHUNK_SIZE}",
+                c.size
+            )));
+        }
+        if index.stream_size > limits.max_weight_stream {
+            return Err(DescriptorError::Limit {
+                what: what.to_string(),
+                field: "stream_size".to_string(),
+                value: index.stream_size,
+                limit: limits.max_weight_stream,
+            });
+        }
+        let stream = index.chunks.iter().try_fold(0u64, |acc, c| acc.checked_add(c.size));
+        if stream != Some(index.stream_size) {
+            let held = stream.map_or("more than 2^64".to_string(), |s| s.to_string());
+            return Err(invalid(format!("chunks hold {held} bytes, the index says {}", index.stream_size)));
         }
         for t in &index.tensors {
             let need = encoded_len(t)
@@ -146,8 +168,9 @@ impl<'a> WeightsFile<'a> {
                 return Err(invalid(format!("weight `{}` range {}+{} is inconsistent", t.name, t.offset, t.length)));
             }
             if let Encoding::Int8 { scales_offset, .. } = t.encoding {
-                let channels = t.shape[axis_of(t)] * 4;
-                if scales_offset.checked_add(channels).is_none_or(|e| e > index.stream_size) {
+                let scales = t.shape[axis_of(t)].checked_mul(4);
+                let end = scales.and_then(|s| scales_offset.checked_add(s));
+                if end.is_none_or(|e| e > index.stream_size) {
                     return Err(invalid(format!("weight `{}` scales lie outside the stream", t.name)));
                 }
             }
@@ -290,9 +313,13 @@ fn encoded_len(t: &WeightEntry) -> Option<u64> {
 }
 
 impl WeightEntry {
-    /// The entry's encoded bytes within the decoded `stream`.
+    /// The entry's encoded bytes within the decoded `stream` (empty if the range lies outside it, which
+    /// [`WeightsFile::parse_with`] refuses for the stream it checked).
     pub fn bytes<'s>(&self, stream: &'s [u8]) -> &'s [u8] {
-        &stream[self.offset as usize..(self.offset + self.length) as usize]
+        let range = usize::try_from(self.offset)
+            .ok()
+            .and_then(|start| Some(start..start.checked_add(usize::try_from(self.length).ok()?)?));
+        range.and_then(|r| stream.get(r)).unwrap_or(&[])
     }
 
     /// Decodes an f32 weight (any encoding) to f32 values.
@@ -306,19 +333,26 @@ impl WeightEntry {
                 Ok(bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect())
             }
             (Encoding::Int8 { axis, scales_offset }, _) => {
+                let bad = || DescriptorError::Invalid {
+                    what: self.name.clone(),
+                    detail: "int8 values, scales or axis outside the stream".to_string(),
+                };
                 let axis = *axis as usize;
-                let channels = self.shape[axis] as usize;
-                let inner: u64 = self.shape[axis + 1..].iter().product();
-                let at = *scales_offset as usize;
-                let scales: Vec<f32> = stream[at..at + channels * 4]
+                let channels = usize::try_from(*self.shape.get(axis).ok_or_else(bad)?).map_err(|_| bad())?;
+                let inner = crate::graph::checked_numel(&self.shape[axis + 1..])
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(bad)?;
+                let at = usize::try_from(*scales_offset).map_err(|_| bad())?;
+                let scale_bytes = channels.checked_mul(4).and_then(|n| stream.get(at..at.checked_add(n)?));
+                let scales: Vec<f32> = scale_bytes
+                    .ok_or_else(bad)?
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect();
-                Ok(bytes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &q)| (q as i8) as f32 * scales[(i / inner as usize) % channels])
-                    .collect())
+                if bytes.len() as u64 != self.length || (channels == 0 || inner == 0) && !bytes.is_empty() {
+                    return Err(bad());
+                }
+                Ok(bytes.iter().enumerate().map(|(i, &q)| (q as i8) as f32 * scales[(i / inner) % channels]).collect())
             }
             _ => Err(DescriptorError::Invalid {
                 what: self.name.clone(),

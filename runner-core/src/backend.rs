@@ -39,8 +39,30 @@ pub trait Backend {
     }
 }
 
-/// A model loaded on a backend.
-pub trait Executable {
+/// `Send` natively; nothing in a browser's main thread is (WebGPU objects there are bound to their thread).
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> MaybeSend for T {}
+/// `Send` natively; nothing in a browser's main thread is (WebGPU objects there are bound to their thread).
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+/// `Send + Sync` natively, nothing in a browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSendSync: Send + Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
+/// `Send + Sync` natively, nothing in a browser.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSendSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSendSync for T {}
+
+/// A model loaded on a backend. Natively it is `Send`, so a [`crate::Session`] can move to the thread that runs it.
+pub trait Executable: MaybeSend {
     /// Runs the model. `inputs` are in the graph's input order; the result holds the outputs in the graph's output
     /// order. An executable a caller can reach without a [`crate::Session`] checks its inputs with
     /// [`crate::check_inputs`].

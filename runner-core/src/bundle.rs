@@ -4,12 +4,16 @@ use std::path::{Path, PathBuf};
 
 use wdnn_descriptor_spec::manifest::MANIFEST_FILE;
 use wdnn_descriptor_spec::weights::WeightsFile;
-use wdnn_descriptor_spec::{DescriptorError, Graph, Manifest, Storage, WeightEntry, WeightIndex};
+use wdnn_descriptor_spec::{DescriptorError, Graph, LoadLimits, Manifest, Storage, WeightEntry, WeightIndex};
 
 use crate::{LocalFuture, Result, RunnerError, Tensor};
 
 /// Where a bundle's files come from: a directory, memory (a browser's fetched bytes), …
-pub trait BundleSource {
+///
+/// [`Bundle`] only ever asks for plain file names (SPEC §3.2: the manifest's names are checked before use) and says
+/// how many bytes it will accept, so a source never needs to read more than that.
+/// Natively a source is `Send + Sync`, so a [`Bundle`] can be shared by threads that each load a session.
+pub trait BundleSource: crate::backend::MaybeSendSync {
     /// Reads a whole file of the bundle.
     fn read(&self, file: &str) -> std::io::Result<Vec<u8>>;
     /// Names the source in messages.
@@ -21,6 +25,23 @@ pub trait BundleSource {
         let _ = files;
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Reads a whole file of at most `max_len` bytes; a longer file is an error (`FileTooLarge`) before it is read
+    /// whole. The default reads, then checks; sources that can stat or stream override it.
+    fn read_bounded(&self, file: &str, max_len: u64) -> std::io::Result<Vec<u8>> {
+        let bytes = self.read(file)?;
+        if bytes.len() as u64 > max_len {
+            return Err(too_large(bytes.len() as u64, max_len));
+        }
+        Ok(bytes)
+    }
+}
+
+fn too_large(len: u64, max_len: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!("the file has {len} bytes or more, more than the {max_len} expected"),
+    )
 }
 
 /// A bundle directory on disk.
@@ -28,10 +49,32 @@ pub struct DirSource(pub PathBuf);
 
 impl BundleSource for DirSource {
     fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.0.join(file))
+        self.read_bounded(file, u64::MAX)
     }
     fn describe(&self) -> String {
         format!("`{}`", self.0.display())
+    }
+    /// Only regular files are read (no symlinks, devices or pipes: `/dev/zero` never ends), and at most `max_len`
+    /// bytes plus one, whatever the file claims to be.
+    fn read_bounded(&self, file: &str, max_len: u64) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let path = self.0.join(file);
+        let meta = std::fs::symlink_metadata(&path)?;
+        if !meta.file_type().is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (symlinks, devices, pipes and directories are refused)",
+            ));
+        }
+        if meta.len() > max_len {
+            return Err(too_large(meta.len(), max_len));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::fs::File::open(&path)?.take(max_len.saturating_add(1)).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max_len {
+            return Err(too_large(bytes.len() as u64, max_len));
+        }
+        Ok(bytes)
     }
 }
 
@@ -56,6 +99,7 @@ pub struct Bundle {
     /// The manifest.
     pub manifest: Manifest,
     source: Box<dyn BundleSource>,
+    limits: LoadLimits,
 }
 
 /// A backend's decoded weights: the index and the logical stream, verified chunk by chunk.
@@ -98,11 +142,21 @@ impl Bundle {
         Bundle::from_source(Box::new(DirSource(dir.as_ref().to_path_buf())))
     }
 
-    /// Opens a bundle from any source.
+    /// Opens a bundle from any source, within the default [`LoadLimits`].
     pub fn from_source(source: Box<dyn BundleSource>) -> Result<Bundle> {
-        let bytes = read(source.as_ref(), MANIFEST_FILE)?;
-        let manifest = Manifest::from_bytes(&bytes, MANIFEST_FILE)?;
-        Ok(Bundle { manifest, source })
+        Bundle::from_source_with(source, LoadLimits::default())
+    }
+
+    /// Opens a bundle from any source; every later read and decode stays within `limits`.
+    pub fn from_source_with(source: Box<dyn BundleSource>, limits: LoadLimits) -> Result<Bundle> {
+        let bytes = read(source.as_ref(), MANIFEST_FILE, limits.max_manifest_size)?;
+        let manifest = Manifest::from_bytes_with(&bytes, MANIFEST_FILE, &limits)?;
+        Ok(Bundle { manifest, source, limits })
+    }
+
+    /// The limits this bundle is read within.
+    pub fn limits(&self) -> &LoadLimits {
+        &self.limits
     }
 
     /// Has the source fetch the graph and weights files of `backend` (see [`BundleSource::fetch_async`]); the async
@@ -127,12 +181,24 @@ impl Bundle {
             backend: backend.to_string(),
             available: self.manifest.backends.iter().map(|b| b.backend.as_str()).collect::<Vec<_>>().join(", "),
         })?;
-        let graph_bytes = read(self.source.as_ref(), &entry.graph.file)?;
+        // The manifest's names are plain names and its sizes within the limits (checked when it was decoded): read
+        // no more than the entry declares, then check size and hash.
+        let graph_bytes = read(self.source.as_ref(), &entry.graph.file, entry.graph.size)?;
         entry.graph.verify(&graph_bytes)?;
-        let graph = Graph::from_bytes(&graph_bytes, &entry.graph.file)?;
-        let weight_bytes = read(self.source.as_ref(), &entry.weights.file)?;
+        let graph = Graph::from_bytes_with(&graph_bytes, &entry.graph.file, &self.limits)?;
+        if graph.backend != entry.backend {
+            return Err(DescriptorError::Invalid {
+                what: entry.graph.file.clone(),
+                detail: format!(
+                    "the descriptor is for backend `{}`, the manifest entry for `{}`",
+                    graph.backend, entry.backend
+                ),
+            }
+            .into());
+        }
+        let weight_bytes = read(self.source.as_ref(), &entry.weights.file, entry.weights.size)?;
         entry.weights.verify(&weight_bytes)?;
-        let file = WeightsFile::parse(&weight_bytes, &entry.weights.file)?;
+        let file = WeightsFile::parse_with(&weight_bytes, &entry.weights.file, &self.limits)?;
         let stream = file.decode_stream(progress)?;
         let weights = Weights { index: file.index, stream };
         check_graph_against(&graph, &weights, &self.manifest, &entry.graph.file)?;
@@ -140,8 +206,12 @@ impl Bundle {
     }
 }
 
-fn read(source: &dyn BundleSource, file: &str) -> Result<Vec<u8>> {
-    source.read(file).map_err(|error| RunnerError::Io { file: file.to_string(), source_name: source.describe(), error })
+fn read(source: &dyn BundleSource, file: &str, max_len: u64) -> Result<Vec<u8>> {
+    source.read_bounded(file, max_len).map_err(|error| RunnerError::Io {
+        file: file.to_string(),
+        source_name: source.describe(),
+        error,
+    })
 }
 
 /// Cross-file consistency: weight references resolve with matching dtype and shape, and the graph's inputs and

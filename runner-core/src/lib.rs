@@ -11,18 +11,24 @@
 //! - [`Session`] runs a loaded model on named inputs, checking names, dtypes and shapes with the rules in
 //!   [`check_inputs`], which every executable a caller may reach directly applies too.
 //!
+//! Threads (native targets): a [`Bundle`] is `Send + Sync` (threads may share one to load sessions from it); a
+//! [`Session`] is `Send` but not `Sync` (a run takes `&mut`): give each thread its own. In a browser nothing is
+//! `Send`; use one session per worker.
+//!
 //! Architecture invariant: nothing here knows about ONNX, tract or the transpiler; a runner depends on
 //! `wdnn-descriptor-spec` and this crate only.
 
 mod backend;
 mod bundle;
 mod error;
+#[cfg(feature = "hostile")]
+pub mod hostile;
 mod inputs;
 mod select;
 mod session;
 mod tensor;
 
-pub use backend::{Backend, Executable, KernelChoice, LocalFuture, Skip, SkipKind};
+pub use backend::{Backend, Executable, KernelChoice, LocalFuture, MaybeSend, MaybeSendSync, Skip, SkipKind};
 pub use bundle::{Bundle, BundleSource, DirSource, MemorySource, Weights};
 pub use error::{Result, RunnerError};
 pub use inputs::{check_inputs, input_signature, order_inputs};

@@ -161,7 +161,7 @@ mod tests {
 
     use wdnn_descriptor_spec::manifest::{BackendEntry, FileRef, MANIFEST_FILE, Manifest, TensorSignature};
     use wdnn_descriptor_spec::weights::WeightsWriter;
-    use wdnn_descriptor_spec::{DType, Graph, IoBinding, Storage, TensorDesc};
+    use wdnn_descriptor_spec::{DType, Graph, IoBinding, Kernel, Op, Storage, TensorDesc, UnaryFn};
 
     use super::*;
     use crate::backend::{Executable, LocalFuture, SkipKind};
@@ -249,7 +249,7 @@ mod tests {
         r
     }
 
-    /// A bundle in memory with an (empty, echoing) descriptor for each of `backends`.
+    /// A bundle in memory with a one-kernel descriptor (`y = relu(x)`) for each of `backends`.
     fn bundle(backends: &[&str]) -> Bundle {
         Bundle::from_source(Box::new(MemorySource(bundle_files(backends)))).unwrap()
     }
@@ -273,7 +273,13 @@ mod tests {
                 tensors: vec![tensor("x", 0), tensor("y", 4)],
                 inputs: vec![IoBinding { name: "x".into(), tensor: 0 }],
                 outputs: vec![IoBinding { name: "y".into(), tensor: 1 }],
-                kernels: vec![],
+                kernels: vec![Kernel {
+                    name: "relu".into(),
+                    op: Op::Unary { fun: UnaryFn::Relu },
+                    inputs: vec![0],
+                    outputs: vec![1],
+                    payload: None,
+                }],
                 arena_size: 8,
                 alignment: 4,
                 shaders: vec![],

@@ -57,9 +57,10 @@ impl Element for bool {
     }
 }
 
-/// Number of elements of a shape.
+/// Number of elements of a shape, saturating at `u64::MAX` (no real buffer holds that many, so a comparison with
+/// one's length fails instead of overflowing).
 pub(crate) fn numel(shape: &[u64]) -> u64 {
-    shape.iter().product()
+    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
 }
 
 impl Tensor {
@@ -77,7 +78,7 @@ impl Tensor {
 
     /// A tensor from little-endian bytes of `dtype`.
     pub fn from_bytes(dtype: DType, shape: &[u64], bytes: Vec<u8>) -> Result<Tensor> {
-        if numel(shape) * dtype.size() as u64 != bytes.len() as u64 {
+        if numel(shape).checked_mul(dtype.size() as u64) != Some(bytes.len() as u64) {
             return Err(RunnerError::TensorData(format!(
                 "{} bytes do not hold a {dtype} tensor of shape {shape:?}",
                 bytes.len()

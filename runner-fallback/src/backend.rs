@@ -156,10 +156,15 @@ mod tests {
             "{err}"
         );
 
+        // A kernel that does not fit its op is refused at load, before anything runs, naming it and the field.
         let mut invalid = graph;
         invalid.kernels[2].op = Op::Transpose { perm: vec![0, 0] };
-        let mut exe = FallbackBackend.load(&invalid, &weights).unwrap();
-        let err = exe.run(&[x]).unwrap_err();
-        assert!(matches!(&err, RunnerError::Kernel { kernel, .. } if kernel == "neg"), "{err}");
+        let err = FallbackBackend.load(&invalid, &weights).err().expect("a bad perm is refused");
+        assert!(
+            matches!(&err, RunnerError::Descriptor(wdnn_descriptor_spec::DescriptorError::InvalidKernel { index: 2, fault, .. })
+                if fault.kernel == "neg" && fault.field == "op.perm"),
+            "{err}"
+        );
+        drop(x);
     }
 }

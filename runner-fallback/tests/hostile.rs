@@ -1,0 +1,70 @@
+//! Hostile, checksum-consistent bundles (issue 14): each is refused by the reference backend with its own error,
+//! before any kernel runs, and without allocating more than a stated bound.
+
+use std::path::Path;
+
+use wdnn_runner_core::hostile::{self, CountingAllocator};
+use wdnn_runner_core::{Backend, Bundle, MemorySource, Result};
+use wdnn_runner_fallback::FallbackBackend;
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator;
+
+/// The most a refused case may allocate beyond the seed bundle's own size.
+const BOUND: usize = 64 << 20;
+
+fn seed() -> hostile::Files {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles/squeezenet-light");
+    std::fs::read_dir(&dir)
+        .expect("fixtures/bundles/squeezenet-light")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).expect("read"))
+        })
+        .collect()
+}
+
+fn load(bundle: Result<Bundle>) -> Result<()> {
+    let (graph, weights) = bundle?.load_backend("fallback", |_, _| {})?;
+    let mut exe = FallbackBackend.load(&graph, &weights)?;
+    let inputs: Vec<_> = graph
+        .inputs
+        .iter()
+        .map(|io| {
+            let t = &graph.tensors[io.tensor as usize];
+            wdnn_runner_core::Tensor::zeros(t.dtype, &t.shape)
+        })
+        .collect();
+    exe.run(&inputs).map(|_| ())
+}
+
+#[test]
+fn every_hostile_case_is_refused_with_its_error_and_bounded_memory() {
+    let seed = seed();
+    let seed_size: usize = seed.iter().map(|(_, b)| b.len()).sum();
+    assert!(load(Bundle::from_source(Box::new(MemorySource(seed.clone())))).is_ok(), "the seed itself loads");
+    let scratch = std::env::temp_dir().join(format!("wdnn-hostile-fallback-{}", std::process::id()));
+    let mut report = Vec::new();
+    for case in hostile::cases(&seed, "fallback") {
+        let case_size: usize = case.files.iter().map(|(_, b)| b.len()).sum();
+        let bundle = if case.on_disk {
+            std::fs::create_dir_all(&scratch).unwrap();
+            for (name, bytes) in &case.files {
+                std::fs::write(scratch.join(name), bytes).unwrap();
+            }
+            Bundle::open(&scratch)
+        } else {
+            Bundle::from_source(Box::new(MemorySource(case.files.clone())))
+        };
+        CountingAllocator::reset_peak();
+        let before = CountingAllocator::live();
+        let result = load(bundle);
+        let peak = CountingAllocator::peak() - before;
+        let err = result.err().unwrap_or_else(|| panic!("{}: was accepted", case.name)).to_string();
+        assert!(case.expected(&err), "{}: error `{err}` lacks `{}`", case.name, case.expect);
+        assert!(peak <= BOUND + 4 * (seed_size + case_size), "{}: allocated {peak} bytes", case.name);
+        report.push(format!("{:<45} peak {:>9} B  {err}", case.name, peak));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!("{}", report.join("\n"));
+}
