@@ -8,7 +8,7 @@ use wdnn_runner_core::Result;
 
 #[cfg(not(target_arch = "wasm32"))]
 use crate::DISABLE_ENV;
-use crate::{WebGpuOptions, round4, unavailable};
+use crate::{WebGpuOptions, capped, round4, unavailable};
 
 fn disabled() -> Option<String> {
     #[cfg(not(target_arch = "wasm32"))]
@@ -67,8 +67,18 @@ pub(crate) struct Gpu {
 
 /// Requests a device with the limits `graph` needs and the timestamp features `options` ask for (where the adapter
 /// has them).
-pub(crate) async fn open(adapter: &wgpu::Adapter, graph: &Graph, options: &WebGpuOptions) -> Result<Gpu> {
-    let limits = required_limits(graph, &adapter.limits())?;
+/// `workgroup_bytes` is the most workgroup memory one of its shaders declares (`shader_check`).
+pub(crate) async fn open(
+    adapter: &wgpu::Adapter,
+    graph: &Graph,
+    options: &WebGpuOptions,
+    workgroup_bytes: u64,
+) -> Result<Gpu> {
+    let adapter_limits = match &options.max_limits {
+        Some(cap) => capped(adapter.limits(), cap),
+        None => adapter.limits(),
+    };
+    let limits = required_limits(graph, &adapter_limits, workgroup_bytes)?;
     let info = adapter.get_info();
     let adapter_info = format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type);
     let timestamps =
@@ -89,6 +99,15 @@ pub(crate) async fn open(adapter: &wgpu::Adapter, graph: &Graph, options: &WebGp
         .await
         .map_err(|e| unavailable(format!("cannot create a device on {adapter_info}: {e}")))?;
     let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let lost = errors.clone();
+    // A lost device (a driver reset, the browser reclaiming the GPU) fails the run in progress; the reason is what
+    // the run reports.
+    device.set_device_lost_callback(move |reason, message| {
+        if let Ok(mut v) = lost.lock() {
+            let message = if message.is_empty() { String::new() } else { format!(": {message}") };
+            v.insert(0, format!("the GPU device was lost ({reason:?}{message}); load the model again"));
+        }
+    });
     let sink = errors.clone();
     device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
         if let Ok(mut v) = sink.lock() {
@@ -99,7 +118,7 @@ pub(crate) async fn open(adapter: &wgpu::Adapter, graph: &Graph, options: &WebGp
 }
 
 /// What the model asks of the device, checked against the adapter before a device is requested.
-pub(crate) fn required_limits(graph: &Graph, adapter: &wgpu::Limits) -> Result<wgpu::Limits> {
+pub(crate) fn required_limits(graph: &Graph, adapter: &wgpu::Limits, workgroup_bytes: u64) -> Result<wgpu::Limits> {
     let mut need = wgpu::Limits::default();
     if !need.check_limits(adapter) {
         need = adapter.clone();
@@ -110,7 +129,7 @@ pub(crate) fn required_limits(graph: &Graph, adapter: &wgpu::Limits) -> Result<w
     let mut weight_buffer = 0u64;
     for t in &graph.tensors {
         if matches!(t.storage, Storage::Weight { .. }) {
-            weight_buffer = weight_buffer.max(round4(t.numel() * 4).max(round4(t.byte_size())));
+            weight_buffer = weight_buffer.max(round4(t.numel().saturating_mul(4)).max(round4(t.byte_size())));
         }
     }
     for k in &graph.kernels {
@@ -143,6 +162,7 @@ pub(crate) fn required_limits(graph: &Graph, adapter: &wgpu::Limits) -> Result<w
     short("maxComputeWorkgroupSizeY", adapter.max_compute_workgroup_size_y as u64, y as u64)?;
     short("maxComputeWorkgroupSizeZ", adapter.max_compute_workgroup_size_z as u64, z as u64)?;
     short("maxComputeWorkgroupsPerDimension", adapter.max_compute_workgroups_per_dimension as u64, groups as u64)?;
+    short("maxComputeWorkgroupStorageSize", adapter.max_compute_workgroup_storage_size as u64, workgroup_bytes)?;
     if !graph.alignment.is_multiple_of(adapter.min_storage_buffer_offset_alignment.max(1)) {
         return Err(unavailable(format!(
             "the adapter's minStorageBufferOffsetAlignment is {}, the descriptor's arena alignment {}",
@@ -158,5 +178,6 @@ pub(crate) fn required_limits(graph: &Graph, adapter: &wgpu::Limits) -> Result<w
     need.max_compute_workgroup_size_y = need.max_compute_workgroup_size_y.max(y);
     need.max_compute_workgroup_size_z = need.max_compute_workgroup_size_z.max(z);
     need.max_compute_workgroups_per_dimension = need.max_compute_workgroups_per_dimension.max(groups);
+    need.max_compute_workgroup_storage_size = need.max_compute_workgroup_storage_size.max(workgroup_bytes as u32);
     Ok(need)
 }

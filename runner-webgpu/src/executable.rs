@@ -11,6 +11,7 @@ use crate::device::{self, request_adapter};
 use crate::dispatch::{self, Io, Program, Step};
 use crate::payload::check_payloads;
 use crate::pipelines::Pipelines;
+use crate::shader_check;
 use crate::timing::{LoadStats, RunStats, Timestamps};
 use crate::upload::Buffers;
 use crate::{NAME, WebGpuOptions, invalid, sync, unavailable};
@@ -61,8 +62,9 @@ impl WebGpuExecutable {
             return Err(invalid(format!("the descriptor is for backend `{}`", graph.backend)));
         }
         check_payloads(graph)?;
+        let workgroup_bytes = shader_check::check_shaders(graph).map_err(invalid)?;
         let signature = input_signature(graph)?;
-        let gpu = device::open(&adapter, graph, options).await?;
+        let gpu = device::open(&adapter, graph, options, workgroup_bytes).await?;
         let device = gpu.device;
         let mut stats = LoadStats { device: clock.seconds(), ..LoadStats::default() };
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -119,6 +121,18 @@ impl WebGpuExecutable {
         };
         exe.next = Some(exe.encode());
         Ok(exe)
+    }
+
+    /// Destroys the device, as a driver reset or a browser reclaiming the GPU would: every later run fails with an
+    /// error (a fault-injection hook for tests; a real loss looks the same to the runner).
+    pub fn destroy_device(&self) {
+        self.device.destroy();
+    }
+
+    /// Bytes the device's memory allocator holds for this model (allocated, reserved), where the backend reports
+    /// them (Vulkan, DX12): how a soak test sees GPU memory grow.
+    pub fn device_memory(&self) -> Option<(u64, u64)> {
+        self.device.generate_allocator_report().map(|r| (r.total_allocated_bytes, r.total_reserved_bytes))
     }
 
     /// Seconds spent loading.
@@ -231,7 +245,14 @@ impl WebGpuExecutable {
         stats.wait = clock.seconds();
         // The upload buffer's state first, so that no early return below leaves it unknown.
         self.upload_mapped = upload.await.is_ok();
-        mapped.await.map_err(|_| fail("outputs"))?;
+        if mapped.await.is_err() {
+            // Say why where wgpu said it (a lost device, a validation error), not only that the mapping failed.
+            let reason = self.errors.lock().ok().and_then(|mut v| v.drain(..).next());
+            return Err(match reason {
+                Some(detail) => RunnerError::Kernel { kernel: "(run)".into(), op: "-".into(), detail },
+                None => fail("outputs"),
+            });
+        }
         if let Some(e) = self.errors.lock().ok().and_then(|mut v| v.drain(..).next()) {
             readback.unmap();
             return Err(RunnerError::Kernel { kernel: "(run)".into(), op: "-".into(), detail: e });

@@ -18,6 +18,7 @@
 //! One module per concern:
 //! - `device`: the adapter, the limits a model needs from it, and the device;
 //! - `payload`: the checks on every kernel's WGSL payload, before anything is created;
+//! - `shader_check`: each shader parsed (naga) and its resources checked against the payload and the graph (SPEC §6.3);
 //! - `upload`: the arena and the weight buffers (weights decoded to what the shaders read);
 //! - `pipelines`: shader modules, bind group layouts and compute pipelines, deduplicated by (shader, entry, access);
 //! - `dispatch`: bind groups, the recorded command buffer of a run, and where inputs and outputs live;
@@ -30,6 +31,7 @@ mod dispatch;
 mod executable;
 mod payload;
 mod pipelines;
+mod shader_check;
 mod sync;
 mod timing;
 mod upload;
@@ -61,6 +63,31 @@ pub struct WebGpuOptions {
     /// Natively, wait for each run's results by blocking on the fence at once instead of polling it for a while
     /// first (less CPU while the GPU works, a later wake-up: see [`WebGpuExecutable::run_async`]).
     pub blocking_wait: bool,
+    /// Treat the adapter as if its limits were at most these: to emulate a weaker device (a browser's default
+    /// limits), or to test that a model too large for the device falls through to another backend.
+    pub max_limits: Option<wgpu::Limits>,
+}
+
+/// The adapter's limits lowered to `cap` (the limits a model's needs are compared with).
+fn capped(mut limits: wgpu::Limits, cap: &wgpu::Limits) -> wgpu::Limits {
+    limits.max_storage_buffer_binding_size =
+        limits.max_storage_buffer_binding_size.min(cap.max_storage_buffer_binding_size);
+    limits.max_buffer_size = limits.max_buffer_size.min(cap.max_buffer_size);
+    limits.max_storage_buffers_per_shader_stage =
+        limits.max_storage_buffers_per_shader_stage.min(cap.max_storage_buffers_per_shader_stage);
+    limits.max_bindings_per_bind_group = limits.max_bindings_per_bind_group.min(cap.max_bindings_per_bind_group);
+    limits.max_compute_invocations_per_workgroup =
+        limits.max_compute_invocations_per_workgroup.min(cap.max_compute_invocations_per_workgroup);
+    limits.max_compute_workgroup_size_x = limits.max_compute_workgroup_size_x.min(cap.max_compute_workgroup_size_x);
+    limits.max_compute_workgroup_size_y = limits.max_compute_workgroup_size_y.min(cap.max_compute_workgroup_size_y);
+    limits.max_compute_workgroup_size_z = limits.max_compute_workgroup_size_z.min(cap.max_compute_workgroup_size_z);
+    limits.max_compute_workgroups_per_dimension =
+        limits.max_compute_workgroups_per_dimension.min(cap.max_compute_workgroups_per_dimension);
+    limits.max_compute_workgroup_storage_size =
+        limits.max_compute_workgroup_storage_size.min(cap.max_compute_workgroup_storage_size);
+    limits.min_storage_buffer_offset_alignment =
+        limits.min_storage_buffer_offset_alignment.max(cap.min_storage_buffer_offset_alignment);
+    limits
 }
 
 /// The WebGPU backend.
@@ -168,5 +195,5 @@ fn invalid(detail: String) -> RunnerError {
 
 /// `n` rounded up to a multiple of 4: WebGPU buffer sizes, binding sizes and copies are 4-byte granular.
 fn round4(n: u64) -> u64 {
-    n.div_ceil(4) * 4
+    n.div_ceil(4).saturating_mul(4)
 }

@@ -7,8 +7,8 @@
 //! runner-core by moving them, so a 100 MB weights file is not held twice in the module's linear memory while it is
 //! verified and decoded. [`needed_files`] tells a caller, from the manifest alone, which files a load may touch.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use wdnn_runner_core::spec::Manifest;
 use wdnn_runner_core::spec::manifest::MANIFEST_FILE;
@@ -31,7 +31,9 @@ pub fn needed_files(manifest: &[u8], backends: &[String]) -> Result<Vec<String>>
 }
 
 /// Where the files a [`FileSet`] was not given come from: JavaScript's download (or map lookup) in the package.
-pub trait Fetch {
+/// Natively a fetcher is `Send + Sync` like every `BundleSource` (a bundle may be shared by threads); in a browser
+/// it holds JavaScript functions and need not be.
+pub trait Fetch: wdnn_runner_core::MaybeSendSync {
     /// The bytes of each of `files`, in that order.
     fn fetch<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, std::result::Result<Vec<Vec<u8>>, FetchError>>;
 }
@@ -49,16 +51,20 @@ pub struct FetchError {
 /// (or no longer) held is asked of the [`Fetch`], if there is one, when runner-core's async load fetches a
 /// backend's files; a second backend that shares a weights file gets it fetched again.
 pub struct FileSet {
-    files: RefCell<HashMap<String, Vec<u8>>>,
+    files: Mutex<HashMap<String, Vec<u8>>>,
     fetch: Option<Box<dyn Fetch>>,
     origin: String,
 }
 
 impl FileSet {
+    fn held(&self) -> std::io::Result<std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>>> {
+        self.files.lock().map_err(|_| std::io::Error::other("the bundle's file set is poisoned"))
+    }
+
     /// The files, by name. A name given twice keeps its last bytes.
     pub fn new(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> FileSet {
         FileSet {
-            files: RefCell::new(files.into_iter().collect()),
+            files: Mutex::new(files.into_iter().collect()),
             fetch: None,
             origin: "the files given to wdnn.load".to_string(),
         }
@@ -76,7 +82,7 @@ impl FileSet {
 
 impl BundleSource for FileSet {
     fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
-        self.files.borrow_mut().remove(file).ok_or_else(|| {
+        self.held()?.remove(file).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file among those given to wdnn.load")
         })
     }
@@ -89,7 +95,11 @@ impl BundleSource for FileSet {
         Box::pin(async move {
             let Some(fetch) = &self.fetch else { return Ok(()) };
             let missing: Vec<String> = {
-                let held = self.files.borrow();
+                let held = self.held().map_err(|error| RunnerError::Io {
+                    file: files.join(", "),
+                    source_name: self.describe(),
+                    error,
+                })?;
                 files.iter().filter(|f| !held.contains_key(f.as_str())).cloned().collect()
             };
             if missing.is_empty() {
@@ -105,7 +115,9 @@ impl BundleSource for FileSet {
                 let message = format!("the fetcher gave {} files for {} asked", bytes.len(), missing.len());
                 return Err(io(missing.join(", "), message));
             }
-            self.files.borrow_mut().extend(missing.into_iter().zip(bytes));
+            self.held()
+                .map_err(|error| RunnerError::Io { file: missing.join(", "), source_name: self.describe(), error })?
+                .extend(missing.into_iter().zip(bytes));
             Ok(())
         })
     }
@@ -130,11 +142,11 @@ mod tests {
     }
 
     /// Serves `b` (and logs every request); anything else is an error naming the file.
-    struct Logged(std::rc::Rc<RefCell<Vec<String>>>);
+    struct Logged(std::sync::Arc<Mutex<Vec<String>>>);
 
     impl Fetch for Logged {
         fn fetch<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, std::result::Result<Vec<Vec<u8>>, FetchError>> {
-            self.0.borrow_mut().extend(files.iter().cloned());
+            self.0.lock().unwrap().extend(files.iter().cloned());
             let answer = files
                 .iter()
                 .map(|f| match f.as_str() {
@@ -148,14 +160,14 @@ mod tests {
 
     #[test]
     fn files_not_held_are_fetched_once_asked_for_and_again_after_being_read() {
-        let log = std::rc::Rc::new(RefCell::new(Vec::new()));
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let set = FileSet::with_fetch([("a".to_string(), vec![1])], Box::new(Logged(log.clone())), "https://x/");
         let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         crate::session::block_on(set.fetch_async(&names(&["a", "b"]))).unwrap();
-        assert_eq!(*log.borrow(), ["b"]);
+        assert_eq!(*log.lock().unwrap(), ["b"]);
         assert_eq!(set.read("b").unwrap(), vec![7]);
         crate::session::block_on(set.fetch_async(&names(&["b"]))).unwrap();
-        assert_eq!(*log.borrow(), ["b", "b"]);
+        assert_eq!(*log.lock().unwrap(), ["b", "b"]);
         let err = crate::session::block_on(set.fetch_async(&names(&["c"]))).unwrap_err().to_string();
         assert!(err.contains("`c`") && err.contains("https://x/") && err.contains("chunk 1"), "{err}");
     }

@@ -339,14 +339,14 @@ pub(crate) mod tests {
     }
 
     /// Serves the files of a bundle on request, logging each.
-    struct Served(Vec<(String, Vec<u8>)>, std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+    struct Served(Vec<(String, Vec<u8>)>, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
     impl crate::files::Fetch for Served {
         fn fetch<'a>(
             &'a self,
             files: &'a [String],
         ) -> wdnn_runner_core::LocalFuture<'a, Result<Vec<Vec<u8>>, crate::files::FetchError>> {
-            self.1.borrow_mut().extend(files.iter().cloned());
+            self.1.lock().unwrap().extend(files.iter().cloned());
             let found = files.iter().map(|f| {
                 let bytes = self.0.iter().find(|(n, _)| n == f).map(|(_, b)| b.clone());
                 bytes.ok_or_else(|| crate::files::FetchError { file: f.clone(), message: "not served".into() })
@@ -358,11 +358,11 @@ pub(crate) mod tests {
     #[test]
     fn only_the_manifest_is_given_and_the_chosen_backends_files_are_fetched() {
         let files = tiny_bundle();
-        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let set = FileSet::with_fetch([files[0].clone()], Box::new(Served(files.clone(), log.clone())), "a server");
         let mut s = block_on(WebSession::load(set, &names(&["webgpu", "fallback"]), |_, _| {})).unwrap();
         assert_eq!(s.backend(), "fallback");
-        assert_eq!(*log.borrow(), ["fallback.graph", "fallback.weights"]);
+        assert_eq!(*log.lock().unwrap(), ["fallback.graph", "fallback.weights"]);
         let out = block_on(s.run(vec![x(&[0., 0., 0., 0.])])).unwrap();
         assert_eq!(out[0].bytes.len(), 16);
 

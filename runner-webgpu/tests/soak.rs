@@ -53,34 +53,36 @@ fn close(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
 }
 
-#[test]
-fn a_thousand_runs_keep_memory_flat() {
-    let Some(backend) = adapter() else { return };
-    let mut s = session(&backend);
+fn a_thousand_runs_keep_memory_flat(backend: &WebGpuBackend) {
+    use wdnn_runner_core::Executable;
+    let (graph, weights) = bundle().load_backend("webgpu", |_, _| {}).expect("reads");
+    let mut exe = backend.load_webgpu(&graph, &weights).expect("loads");
     let expected = reference(0.5);
     for _ in 0..20 {
-        s.run(&[("x", input(0.5))]).expect("runs");
+        exe.run(&[input(0.5)]).expect("runs");
     }
-    let (heap0, rss0) = (CountingAllocator::live(), rss());
+    let (heap0, rss0, gpu0) = (CountingAllocator::live(), rss(), exe.device_memory());
     for i in 0..1000 {
-        let out = s.run(&[("x", input(0.5))]).expect("runs");
-        assert!(close(&out[0].1.to_vec::<f32>().unwrap(), &expected), "run {i} differs");
+        let out = exe.run(&[input(0.5)]).expect("runs");
+        assert!(close(&out[0].to_vec::<f32>().unwrap(), &expected), "run {i} differs");
     }
-    let (heap1, rss1) = (CountingAllocator::live(), rss());
-    println!("webgpu 1000 runs: heap {heap0} -> {heap1} bytes, RSS {rss0} -> {rss1} bytes");
+    let (heap1, rss1, gpu1) = (CountingAllocator::live(), rss(), exe.device_memory());
+    println!(
+        "webgpu 1000 runs: heap {heap0} -> {heap1} bytes, RSS {rss0} -> {rss1} bytes, device allocations \
+         (allocated, reserved) {gpu0:?} -> {gpu1:?} bytes"
+    );
     assert!(heap1 <= heap0 + (64 << 10), "the heap grew from {heap0} to {heap1} bytes over 1000 runs");
     assert!(rss1 <= rss0 + (16 << 20), "RSS grew from {rss0} to {rss1} bytes over 1000 runs");
+    assert_eq!(gpu0, gpu1, "the device's allocations changed over 1000 runs");
 }
 
-#[test]
-fn loading_and_dropping_200_times_frees_everything() {
-    let Some(backend) = adapter() else { return };
+fn loading_and_dropping_200_times_frees_everything(backend: &WebGpuBackend) {
     for _ in 0..5 {
-        session(&backend).run(&[("x", input(1.0))]).expect("runs");
+        session(backend).run(&[("x", input(1.0))]).expect("runs");
     }
     let (heap0, rss0) = (CountingAllocator::live(), rss());
     for _ in 0..200 {
-        session(&backend).run(&[("x", input(1.0))]).expect("runs");
+        session(backend).run(&[("x", input(1.0))]).expect("runs");
     }
     let (heap1, rss1) = (CountingAllocator::live(), rss());
     println!("webgpu 200 loads: heap {heap0} -> {heap1} bytes, RSS {rss0} -> {rss1} bytes");
@@ -88,11 +90,9 @@ fn loading_and_dropping_200_times_frees_everything() {
     assert!(rss1 <= rss0 + (32 << 20), "RSS grew from {rss0} to {rss1} bytes over 200 loads");
 }
 
-#[test]
-fn sessions_run_on_several_threads_at_once() {
-    let Some(backend) = adapter() else { return };
+fn sessions_run_on_several_threads_at_once(backend: &WebGpuBackend) {
     let expected: Vec<Vec<f32>> = (0..3).map(|t| reference(t as f32)).collect();
-    let sessions: Vec<Session> = (0..3).map(|_| session(&backend)).collect();
+    let sessions: Vec<Session> = (0..3).map(|_| session(backend)).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = sessions
             .into_iter()
@@ -113,9 +113,7 @@ fn sessions_run_on_several_threads_at_once() {
     });
 }
 
-#[test]
-fn a_lost_device_gives_an_error_and_a_later_load_works() {
-    let Some(backend) = adapter() else { return };
+fn a_lost_device_gives_an_error_and_a_later_load_works(backend: &WebGpuBackend) {
     let (graph, weights) = bundle().load_backend("webgpu", |_, _| {}).expect("reads");
     let mut exe = backend.load_webgpu(&graph, &weights).expect("loads");
     use wdnn_runner_core::Executable;
@@ -123,17 +121,14 @@ fn a_lost_device_gives_an_error_and_a_later_load_works() {
     exe.destroy_device();
     let err = exe.run(&[input(0.0)]).expect_err("a run on a lost device fails");
     println!("after the device was destroyed: {err}");
+    assert!(err.to_string().contains("device was lost"), "{err}");
     drop(exe);
-    let mut again = session(&backend);
+    let mut again = session(backend);
     let out = again.run(&[("x", input(0.0))]).expect("a new load runs");
     assert!(close(&out[0].1.to_vec::<f32>().unwrap(), &reference(0.0)));
 }
 
-#[test]
 fn an_adapter_too_small_for_the_model_falls_through_with_the_reason() {
-    if adapter().is_none() {
-        return;
-    }
     let small = WebGpuBackend::new(WebGpuOptions {
         max_limits: Some(wgpu::Limits { max_storage_buffer_binding_size: 16, ..wgpu::Limits::default() }),
         ..WebGpuOptions::default()
@@ -142,4 +137,16 @@ fn an_adapter_too_small_for_the_model_falls_through_with_the_reason() {
     assert_eq!(s.backend(), "fallback");
     let reason = &s.skipped()[0].reason;
     assert!(reason.contains("maxStorageBufferBindingSize is 16"), "{reason}");
+}
+
+/// One test, so that the heap counts (process-wide) see no other test's allocations, nor the test harness recording
+/// a finished test meanwhile.
+#[test]
+fn soak_and_faults() {
+    let Some(backend) = adapter() else { return };
+    a_thousand_runs_keep_memory_flat(&backend);
+    loading_and_dropping_200_times_frees_everything(&backend);
+    sessions_run_on_several_threads_at_once(&backend);
+    a_lost_device_gives_an_error_and_a_later_load_works(&backend);
+    an_adapter_too_small_for_the_model_falls_through_with_the_reason();
 }

@@ -1,12 +1,12 @@
-//! WGSL from a descriptor is code from the network (SPEC §6.2): before any shader module is created, each kernel's
+//! WGSL from a descriptor is code from the network (SPEC §6.3): before any shader module is created, each kernel's
 //! shader is parsed (naga) and compared with what the runner will bind.
 //!
 //! Per kernel: the entry point exists, is a compute entry point and declares the payload's workgroup size; every
 //! resource the shader declares is a storage buffer in group 0 that the payload binds, with the same access mode,
 //! and the shader's type for it needs no more bytes than the bound range holds (a fixed-size `array<f32, N>` larger
 //! than its tensor is refused, where wgpu would otherwise clamp or, with trusted shaders, read past it); the
-//! workgroup memory is reported for the adapter check. wgpu's bounds checks stay on by default on top of this: they bound what a
-//! shader's indices do, which no static check can.
+//! workgroup memory is reported for the adapter check. wgpu's bounds checks stay on by default on top of this: they
+//! bound what a shader's indices do, which no static check can.
 
 use std::collections::HashMap;
 
