@@ -44,6 +44,8 @@ pub enum Command {
     BenchWasm(crate::bench_wasm::BenchWasmArgs),
     /// Run the real exported models (issue 10) per backend against onnxruntime; write their RESULTS.md.
     Exported(crate::exported::ExportedArgs),
+    /// Fuzz the bundle decode, validate, load and run path: N executions of the in-process mutation fuzzer.
+    Fuzz(crate::fuzz::FuzzArgs),
 }
 
 #[derive(Args)]

@@ -1,4 +1,4 @@
-//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web`.
+//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web | fuzz`.
 
 mod backends;
 mod bench;
@@ -7,6 +7,7 @@ mod bench_wasm;
 mod cli;
 mod conformance;
 mod exported;
+mod fuzz;
 mod image_input;
 mod node;
 mod npy;
@@ -24,7 +25,22 @@ pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn main() -> Result<()> {
+/// Errors are printed as their chain of causes, one per line, and never with a backtrace (which anyhow would add
+/// under `RUST_BACKTRACE=1`): a user sees what went wrong and where, not the program's internals.
+fn main() -> std::process::ExitCode {
+    match dispatch() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch() -> Result<()> {
     match cli::Command::parse() {
         cli::Command::Convert(args) => cli::convert(args),
         cli::Command::Run(args) => cli::run(args),
@@ -38,5 +54,6 @@ fn main() -> Result<()> {
         cli::Command::WebTest => web_check::web_test(),
         cli::Command::BenchWasm(args) => bench_wasm::bench_wasm(args),
         cli::Command::Exported(args) => exported::exported(args),
+        cli::Command::Fuzz(args) => fuzz::fuzz(args),
     }
 }
