@@ -309,7 +309,7 @@ mod tests {
     /// A source that logs which files it was asked to fetch, and refuses `refuse`'s.
     struct Fetching {
         files: MemorySource,
-        fetched: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+        fetched: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
         refuse: &'static str,
     }
 
@@ -323,7 +323,7 @@ mod tests {
         fn fetch_async<'a>(&'a self, files: &'a [String]) -> LocalFuture<'a, Result<()>> {
             Box::pin(async move {
                 YieldOnce(false).await;
-                self.fetched.borrow_mut().extend(files.iter().cloned());
+                self.fetched.lock().unwrap().extend(files.iter().cloned());
                 match files.iter().find(|f| f.as_str() == self.refuse) {
                     Some(file) => Err(RunnerError::Io {
                         file: file.clone(),
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn async_load_fetches_only_the_files_of_backends_that_passed_their_probe() {
-        let fetched = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let fetched = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let source = |refuse| Fetching {
             files: MemorySource(bundle_files(&["webgpu", "wasm", "fallback"])),
             fetched: fetched.clone(),
@@ -445,14 +445,14 @@ mod tests {
         let bundle = Bundle::from_source(Box::new(source(""))).unwrap();
         let session = block_on(r.load_async(&bundle, &order, |_, _| {})).unwrap();
         assert_eq!(session.backend(), "wasm");
-        assert_eq!(*fetched.borrow(), ["wasm.graph", "w"]);
+        assert_eq!(*fetched.lock().unwrap(), ["wasm.graph", "w"]);
 
         // A fetch that fails (a damaged download) moves on to the next backend, with the error as the reason.
-        fetched.borrow_mut().clear();
+        fetched.lock().unwrap().clear();
         let bundle = Bundle::from_source(Box::new(source("wasm.graph"))).unwrap();
         let session = block_on(r.load_async(&bundle, &order, |_, _| {})).unwrap();
         assert_eq!(session.backend(), "fallback");
-        assert_eq!(*fetched.borrow(), ["wasm.graph", "w", "fallback.graph", "w"]);
+        assert_eq!(*fetched.lock().unwrap(), ["wasm.graph", "w", "fallback.graph", "w"]);
         assert_eq!(kinds(session.skipped()), [("webgpu", SkipKind::Unavailable), ("wasm", SkipKind::Failed)]);
         assert!(
             session.skipped()[1].reason.contains("`wasm.graph`") && session.skipped()[1].reason.contains("chunk 0")
