@@ -100,7 +100,7 @@ impl Target for WebGpu {
         for (kernel, &node) in descriptor.kernels.iter_mut().zip(&nodes) {
             let ctx = Ctx { tensors, kernel, node: &graph.nodes[node], graph, tuning: &self.tuning };
             let Generated { mut source, workgroup_size, dispatch, bindings } = match generate(&ctx) {
-                Ok(generated) => generated,
+                Ok(generated) => Generated { source: wgsl::runtime_non_finite(&generated.source), ..generated },
                 Err(gap) => {
                     let op = format!("{}: {gap}", kernel.op.name());
                     match gaps.iter_mut().find(|u| u.op == op) {

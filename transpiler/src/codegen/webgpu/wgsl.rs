@@ -200,6 +200,23 @@ const HELPERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The non-finite f32 bit patterns the generators write as `bitcast<f32>(…)` constants (NaN, +inf, -inf).
+const NON_FINITE: [&str; 3] = ["0x7fc00000u", "0x7f800000u", "0xff800000u"];
+
+/// `source` with each non-finite `bitcast<f32>` constant computed at run time instead, through `wd_bits`: WGSL
+/// const-expressions must be finite, and Chromium's compiler (Tint) rejects them ("value nan cannot be represented
+/// as 'f32'") where naga accepts them. A call of a user function is never a const-expression.
+pub(crate) fn runtime_non_finite(source: &str) -> String {
+    let mut out = source.to_string();
+    for bits in NON_FINITE {
+        out = out.replace(&format!("bitcast<f32>({bits})"), &format!("wd_bits({bits})"));
+    }
+    if out.contains("wd_bits(") && !out.contains("fn wd_bits(") {
+        out.insert_str(0, "fn wd_bits(b: u32) -> f32 {\n    return bitcast<f32>(b);\n}\n");
+    }
+    out
+}
+
 /// `body` with the helper functions it calls.
 pub(crate) fn with_helpers(body: &str) -> String {
     let mut s = String::new();
@@ -415,4 +432,19 @@ pub(crate) fn entry(wg: [u32; 3]) -> String {
         "@compute @workgroup_size({}, {}, {})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {{\n",
         wg[0], wg[1], wg[2]
     )
+}
+
+#[cfg(test)]
+mod non_finite_tests {
+    #[test]
+    fn non_finite_constants_become_runtime_calls_with_the_helper_once() {
+        let src = "fn f() -> f32 { var m = bitcast<f32>(0xff800000u); return max(m, bitcast<f32>(0x7fc00000u)); }";
+        let out = super::runtime_non_finite(src);
+        assert!(!out.contains("bitcast<f32>(0x"), "{out}");
+        assert_eq!(out.matches("fn wd_bits(").count(), 1);
+        assert!(out.contains("var m = wd_bits(0xff800000u);"), "{out}");
+        assert_eq!(super::runtime_non_finite("fn g() {}"), "fn g() {}");
+        crate::codegen::webgpu::validate(&format!("{out}\n@compute @workgroup_size(1) fn main() {{ _ = f(); }}"))
+            .unwrap();
+    }
 }
