@@ -46,6 +46,13 @@ pub enum Command {
     Exported(crate::exported::ExportedArgs),
     /// Fuzz the bundle decode, validate, load and run path: N executions of the in-process mutation fuzzer.
     Fuzz(crate::fuzz::FuzzArgs),
+    /// Serve the demo page (MobileNetV2 classification, style transfer) with COOP/COEP on 127.0.0.1.
+    Demo(crate::demo::DemoArgs),
+    /// The demo page and the package in headless Chromium (playwright-core): every backend, fall-through,
+    /// progress, cache, damaged bundles, dispose; screenshots in TARGET/demo/screenshots.
+    BrowserTest,
+    /// wdnn against onnxruntime-web in headless Chromium on MobileNetV2: cold start, steady run, gzip download.
+    BenchBrowser(crate::demo::BenchBrowserArgs),
 }
 
 #[derive(Args)]

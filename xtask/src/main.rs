@@ -1,4 +1,4 @@
-//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web | fuzz`.
+//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web | demo | fuzz`.
 
 mod backends;
 mod bench;
@@ -6,12 +6,14 @@ mod bench_gpu;
 mod bench_wasm;
 mod cli;
 mod conformance;
+mod demo;
 mod exported;
 mod fuzz;
 mod image_input;
 mod node;
 mod npy;
 mod reader;
+mod serve;
 mod web;
 mod web_check;
 
@@ -55,5 +57,8 @@ fn dispatch() -> Result<()> {
         cli::Command::BenchWasm(args) => bench_wasm::bench_wasm(args),
         cli::Command::Exported(args) => exported::exported(args),
         cli::Command::Fuzz(args) => fuzz::fuzz(args),
+        cli::Command::Demo(args) => demo::demo(args),
+        cli::Command::BrowserTest => demo::browser_test(),
+        cli::Command::BenchBrowser(args) => demo::bench_browser(args),
     }
 }
