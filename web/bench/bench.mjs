@@ -68,8 +68,10 @@ if (args.engine === 'wdnn') {
   feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, dims) };
   run = () => session.run(feeds);
   // What a browser app downloads for the wasm EP: the ESM entry and the SIMD threaded module it loads.
+  // (Its `exports` hide package.json, so the folder is found from the resolved entry point.)
   const require = createRequire(import.meta.url);
-  const dist = dirname(require.resolve('onnxruntime-web/package.json'));
+  let dist = dirname(require.resolve('onnxruntime-web'));
+  while (!(await stat(join(dist, 'package.json')).catch(() => null))) dist = dirname(dist);
   download = await sizes(['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']
     .map((f) => join(dist, 'dist', f)));
 } else {
