@@ -418,6 +418,8 @@ pub fn test(args: TestArgs) -> Result<()> {
     crate::reader::check(&repo_root())?;
     // The npm package in Node: every fixture model on its wasm backend against the reference, the CLI on chelsea.
     crate::web_check::web_test()?;
+    // The package and the demo page in headless Chromium: every backend, fall-through, progress, cache, damage.
+    crate::demo::browser_test()?;
     // The conformance gate on every backend that runs here; regenerates CONFORMANCE.md.
     crate::conformance::conformance(crate::conformance::ConformanceArgs::gate())
 }
