@@ -20,6 +20,7 @@
 mod conv;
 mod elementwise;
 mod gemm;
+mod integer;
 mod movement;
 pub mod passes;
 mod pool;
