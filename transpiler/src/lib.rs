@@ -176,8 +176,10 @@ pub fn convert_to_memory(
     mut progress: impl FnMut(&str),
 ) -> Result<(BundleFiles, ConvertSummary), ConvertError> {
     let file = onnx.display().to_string();
-    let targets =
-        options.backends.iter().map(|name| codegen::target(name, &options.targets)).collect::<Result<Vec<_>, _>>()?;
+    // Unknown backend and pass names fail before the (slow) import.
+    for name in &options.backends {
+        codegen::target(name, &options.targets)?;
+    }
     options.passes.validate()?;
     let mut stages = Vec::new();
     let mut clock = Instant::now();
@@ -190,9 +192,34 @@ pub fn convert_to_memory(
     let source = std::fs::read(onnx).map_err(|e| ConvertError::Onnx { file: file.clone(), detail: e.to_string() })?;
     let import_options =
         import::onnx::ImportOptions { input_shapes: options.input_shapes.clone(), dims: options.dims.clone() };
-    let mut graph = import::onnx::import(onnx, &import_options)?;
+    let graph = import::onnx::import(onnx, &import_options)?;
     pipeline::check(&graph, "import")?;
     lap(&mut stages, "import");
+    let (bundle, mut summary) = convert_ir(graph, &source, options, progress)?;
+    stages.append(&mut summary.stages);
+    summary.stages = stages;
+    Ok((bundle, summary))
+}
+
+/// Converts a graph already in the IR (imported from `source`, whose hash the manifest records) into a bundle's
+/// files in memory: the pass pipeline, then each backend's schedule, descriptor and weights. Tests build graphs
+/// directly and convert them through this.
+pub fn convert_ir(
+    mut graph: ir::Graph,
+    source: &[u8],
+    options: &ConvertOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<(BundleFiles, ConvertSummary), ConvertError> {
+    let targets =
+        options.backends.iter().map(|name| codegen::target(name, &options.targets)).collect::<Result<Vec<_>, _>>()?;
+    options.passes.validate()?;
+    let mut stages = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |stages: &mut Vec<(&'static str, f64)>, name: &'static str| {
+        stages.push((name, clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
+    pipeline::check(&graph, "input graph")?;
 
     progress("optimizing");
     let passes = pipeline::run(&mut graph, &options.passes)?;
