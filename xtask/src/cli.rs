@@ -394,6 +394,10 @@ pub fn fixtures() -> Result<()> {
     Ok(())
 }
 
+/// The crates that run in browsers: `cargo xtask test` checks that they build for wasm32-unknown-unknown.
+pub const WASM32_CRATES: &[&str] =
+    &["wdnn-descriptor-spec", "wdnn-runner-core", "wdnn-runner-fallback", "wdnn-runner-wasm", "wdnn-runner-webgpu"];
+
 pub fn test(args: TestArgs) -> Result<()> {
     fixtures()?;
     let status = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -405,14 +409,16 @@ pub fn test(args: TestArgs) -> Result<()> {
     if !status.success() {
         bail!("tests failed ({status})");
     }
-    // The WebGPU runner must keep building for browsers.
+    // The format crate and every runner must keep building for browsers (same profile, so no second build of
+    // the dependencies' host side).
     let status = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(repo_root())
-        .args(["build", "-p", "wdnn-runner-webgpu", "--target", "wasm32-unknown-unknown"])
+        .args(["check", "--target", "wasm32-unknown-unknown"])
+        .args(WASM32_CRATES.iter().flat_map(|c| ["-p", c]))
         .status()
-        .context("building wdnn-runner-webgpu for wasm32-unknown-unknown")?;
+        .context("checking the wasm32-unknown-unknown build")?;
     if !status.success() {
-        bail!("wdnn-runner-webgpu does not build for wasm32-unknown-unknown ({status})");
+        bail!("{} do not all build for wasm32-unknown-unknown ({status})", WASM32_CRATES.join(", "));
     }
     // The independent Python reader matches the Rust fallback and refuses damaged bundles (SPEC.md).
     crate::reader::check(&repo_root())?;
