@@ -10,7 +10,7 @@ mod common;
 
 use common::scratch;
 use wdnn_descriptor_spec::{BinaryFn, DType, Op, UnaryFn};
-use wdnn_runner_core::{Backend, Bundle, Executable, Tensor};
+use wdnn_runner_core::{Backend, Bundle, Tensor};
 use wdnn_transpiler::ir::Graph;
 use wdnn_transpiler::{ConvertError, ConvertOptions};
 
@@ -562,7 +562,7 @@ fn run(case: &Case, target: &str, backend: Option<&dyn Backend>) -> Result<Tenso
     let result = match backend {
         None => {
             let (graph, weights) = bundle.load_backend("fallback", |_, _| {}).unwrap();
-            wdnn_runner_wasm::WasmBackend
+            wdnn_runner_wasm::backend::WasmBackend
                 .load(&graph, &weights)
                 .and_then(|mut exe| exe.run(&case.inputs))
                 .map(|mut outs| outs.remove(0))

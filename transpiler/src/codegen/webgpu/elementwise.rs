@@ -63,7 +63,17 @@ pub(super) fn elementwise(ctx: &Ctx) -> Result<Generated, NoKernel> {
 fn integer_elementwise(ctx: &Ctx, steps: &[EpilogueStep]) -> Result<Generated, NoKernel> {
     let out = ctx.output()?;
     let dtype = out.dtype;
-    let elem = integer::value_type(dtype)?;
+    let Ok(elem) = integer::value_type(dtype) else {
+        let funs: Vec<String> = steps
+            .iter()
+            .map(|s| match s {
+                EpilogueStep::Unary { fun } => format!("{fun:?}"),
+                EpilogueStep::Binary { fun, .. } => format!("{fun:?}"),
+                EpilogueStep::Unknown => "Unknown".to_string(),
+            })
+            .collect();
+        no_kernel!("{} with a {dtype} result (f32, i32, u32 and i64 only)", funs.join(", "))
+    };
     for &t in ctx.kernel.inputs.iter() {
         match ctx.tensors.get(t as usize) {
             Some(x) if x.dtype == dtype => {}
