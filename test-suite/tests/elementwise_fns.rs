@@ -134,11 +134,9 @@ fn unary_cases(fun: UnaryFn) -> Vec<(DType, Vec<V>, fn(UnaryFn, V) -> V)> {
             let special = [0.0, f64::NAN, f64::INFINITY, -1.5, f64::NEG_INFINITY].into_iter().map(V::F).collect();
             vec![(DType::F32, special, unary_float)]
         }
-        Abs | Neg | Sign | Relu | Square | Clip { .. } => vec![
-            (DType::F32, floats(), unary_float),
-            (DType::I32, ints(), unary_int),
-            (DType::I64, big(), unary_int),
-        ],
+        Abs | Neg | Sign | Relu | Square | Clip { .. } => {
+            vec![(DType::F32, floats(), unary_float), (DType::I32, ints(), unary_int), (DType::I64, big(), unary_int)]
+        }
         Unknown => vec![],
         _ => vec![(DType::F32, floats(), unary_float)],
     }
@@ -312,11 +310,51 @@ fn unary_fns() -> Vec<UnaryFn> {
     // Exhaustive: a new function fails to compile here until it is added above.
     for f in &all {
         match f {
-            Abs | Neg | Exp | Log | Sqrt | Rsqrt | Reciprocal | Square | Sigmoid | Tanh | Erf | Floor | Ceil
-            | Round | Sign | Sin | Cos | Tan | Asin | Acos | Atan | Sinh | Cosh | Asinh | Acosh | Atanh | Relu
-            | Softplus | Softsign | Not | BitwiseNot | IsNaN | IsInf { .. } | Clip { .. } | LeakyRelu { .. }
-            | Elu { .. } | Selu { .. } | Celu { .. } | ThresholdedRelu { .. } | HardSigmoid { .. } | HardSwish
-            | Mish | Gelu { .. } | Shrink { .. } | Unknown => {}
+            Abs
+            | Neg
+            | Exp
+            | Log
+            | Sqrt
+            | Rsqrt
+            | Reciprocal
+            | Square
+            | Sigmoid
+            | Tanh
+            | Erf
+            | Floor
+            | Ceil
+            | Round
+            | Sign
+            | Sin
+            | Cos
+            | Tan
+            | Asin
+            | Acos
+            | Atan
+            | Sinh
+            | Cosh
+            | Asinh
+            | Acosh
+            | Atanh
+            | Relu
+            | Softplus
+            | Softsign
+            | Not
+            | BitwiseNot
+            | IsNaN
+            | IsInf { .. }
+            | Clip { .. }
+            | LeakyRelu { .. }
+            | Elu { .. }
+            | Selu { .. }
+            | Celu { .. }
+            | ThresholdedRelu { .. }
+            | HardSigmoid { .. }
+            | HardSwish
+            | Mish
+            | Gelu { .. }
+            | Shrink { .. }
+            | Unknown => {}
         }
     }
     all
@@ -330,7 +368,12 @@ fn unary_case_list() -> Vec<Case> {
             let ys: Vec<V> = xs.iter().map(|&x| formula(fun, x)).collect();
             let out = if matches!(ys[0], V::B(_)) { DType::Bool } else { dtype };
             let name = format!("{fun:?} {}", dtype.name());
-            cases.push(Case { name, op: Op::Unary { fun }, inputs: vec![tensor(dtype, &xs)], expected: tensor(out, &ys) });
+            cases.push(Case {
+                name,
+                op: Op::Unary { fun },
+                inputs: vec![tensor(dtype, &xs)],
+                expected: tensor(out, &ys),
+            });
         }
     }
     cases
@@ -356,19 +399,17 @@ fn binary_inputs(fun: BinaryFn, dtype: DType) -> (Vec<V>, Vec<V>) {
     let f = |v: &[f64]| v.iter().copied().map(V::F).collect::<Vec<_>>();
     let i = |v: &[i64]| v.iter().copied().map(V::I).collect::<Vec<_>>();
     match (dtype, fun) {
-        (DType::F32, BinaryFn::Pow) => (
-            f(&[2.0, 0.5, 3.0, -2.0, -1.5, 4.0, 1.25, -3.0, 0.0]),
-            f(&[3.0, 2.0, -1.0, 2.0, 3.0, 0.5, 1.5, 1.0, 2.0]),
-        ),
+        (DType::F32, BinaryFn::Pow) => {
+            (f(&[2.0, 0.5, 3.0, -2.0, -1.5, 4.0, 1.25, -3.0, 0.0]), f(&[3.0, 2.0, -1.0, 2.0, 3.0, 0.5, 1.5, 1.0, 2.0]))
+        }
         (DType::F32, _) => (
             f(&[-3.5, -2.0, -1.25, -0.5, 0.0, 0.3, 0.75, 1.0, 1.5, 2.5, 4.0, 7.0]),
             f(&[2.0, -1.5, 0.5, 3.0, -2.0, 1.25, -0.75, 2.0, 1.5, -3.0, 4.0, 0.25]),
         ),
         (DType::I32, BinaryFn::Pow) => (i(&[2, -3, 5, 0, 7, -1]), i(&[3, 3, 0, 2, 1, 5])),
-        (DType::I32, _) => (
-            i(&[-7, 7, -7, 7, 0, 13, 100, -100, 2_000_000_000, 5]),
-            i(&[2, -2, -2, 2, 3, 5, -7, 9, 3, 5]),
-        ),
+        (DType::I32, _) => {
+            (i(&[-7, 7, -7, 7, 0, 13, 100, -100, 2_000_000_000, 5]), i(&[2, -2, -2, 2, 3, 5, -7, 9, 3, 5]))
+        }
         (DType::I64, _) => (
             i(&[-7, 7, -7, 7, 0, 1 << 40, -(1 << 41) - 5, 9_000_000_000_000_000_000, i64::MIN, 123_456_789_012, 3]),
             i(&[2, -2, -2, 2, 3, 3, 1_000_003, 4, -1, -98_765, 3]),
@@ -483,8 +524,8 @@ fn binary_case_list() -> Vec<Case> {
         // Exhaustive: a new function fails to compile here until it is added above.
         match f {
             Add | Sub | Mul | Div | Pow | Max | Min | Mod | FMod | PRelu | Equal | Less | LessOrEqual | Greater
-            | GreaterOrEqual | And | Or | Xor | BitwiseAnd | BitwiseOr | BitwiseXor | BitShiftLeft
-            | BitShiftRight | Unknown => {}
+            | GreaterOrEqual | And | Or | Xor | BitwiseAnd | BitwiseOr | BitwiseXor | BitShiftLeft | BitShiftRight
+            | Unknown => {}
         }
     }
     let mut cases = Vec::new();
@@ -528,12 +569,8 @@ fn cast_case_list() -> Vec<Case> {
 /// The case as a one-node graph: inputs `x0`, `x1`, output `y`.
 fn graph(case: &Case) -> Graph {
     let mut g = Graph::new(&case.name);
-    let inputs: Vec<_> = case
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, t)| g.add_value(&format!("x{i}"), t.dtype(), t.shape()))
-        .collect();
+    let inputs: Vec<_> =
+        case.inputs.iter().enumerate().map(|(i, t)| g.add_value(&format!("x{i}"), t.dtype(), t.shape())).collect();
     let y = g.add_value("y", case.expected.dtype(), case.expected.shape());
     g.add_node("f", case.op.clone(), &inputs, &[y]);
     g.inputs = inputs;
@@ -557,8 +594,7 @@ fn run(case: &Case, target: &str, backend: Option<&dyn Backend>) -> Result<Tenso
     let dir = scratch("elementwise-fns");
     wdnn_transpiler::write_bundle(&files, &dir).unwrap();
     let bundle = Bundle::open(&dir).unwrap();
-    let named: Vec<(&str, Tensor)> =
-        ["x0", "x1"].into_iter().zip(case.inputs.iter().cloned()).collect();
+    let named: Vec<(&str, Tensor)> = ["x0", "x1"].into_iter().zip(case.inputs.iter().cloned()).collect();
     let result = match backend {
         None => {
             let (graph, weights) = bundle.load_backend("fallback", |_, _| {}).unwrap();
@@ -578,7 +614,13 @@ fn run(case: &Case, target: &str, backend: Option<&dyn Backend>) -> Result<Tenso
 /// Compares exactly for integers and bools, within 1e-5 relative (and absolute near 0) for f32; NaN matches NaN.
 fn matches(actual: &Tensor, expected: &Tensor) -> Result<(), String> {
     if actual.dtype() != expected.dtype() || actual.shape() != expected.shape() {
-        return Err(format!("{} {:?}, expected {} {:?}", actual.dtype(), actual.shape(), expected.dtype(), expected.shape()));
+        return Err(format!(
+            "{} {:?}, expected {} {:?}",
+            actual.dtype(),
+            actual.shape(),
+            expected.dtype(),
+            expected.shape()
+        ));
     }
     if expected.dtype() != DType::F32 {
         return if actual.bytes() == expected.bytes() {
@@ -626,7 +668,13 @@ fn check_backend(target: &str, backend: Option<&dyn Backend>) {
     for (backend, name) in UNSUPPORTED {
         assert!(cases.iter().any(|c| c.name == *name), "UNSUPPORTED names ({backend}, {name}), which is no case");
     }
-    assert!(failures.is_empty(), "{target}: {} of {} cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{target}: {} of {} cases fail:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
