@@ -9,6 +9,9 @@
 //   @binding(1) `lrn` read_write
 
 // ---- shader 0 ----
+fn wd_bits(b: u32) -> f32 {
+    return bitcast<f32>(b);
+}
 @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
 @group(0) @binding(1) var<storage, read_write> b1: array<f32>;
 
@@ -21,7 +24,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let o1 = (i / 1u) % 4u;
     let o0 = (i / 4u) % 4u;
     let plane = i / 16u;
-    var acc = bitcast<f32>(0xff800000u);
+    var acc = wd_bits(0xff800000u);
     for (var k0 = 0u; k0 < 3u; k0++) {
     let p0 = i32(o0 * 2u + k0 * 1u) - 1i;
     for (var k1 = 0u; k1 < 3u; k1++) {

@@ -27,6 +27,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 
 // ---- shader 1 ----
+fn wd_bits(b: u32) -> f32 {
+    return bitcast<f32>(b);
+}
 @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
 @group(0) @binding(1) var<storage, read_write> b1: array<f32>;
 
@@ -38,7 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     let o = i;
     let base = ((o / 1u) % 3u) * 1u + ((o / 3u) % 2u) * 15u;
-    var acc = bitcast<f32>(0xff800000u);
+    var acc = wd_bits(0xff800000u);
     for (var q = 0u; q < 5u; q++) {
         let v = b0[base + ((q / 1u) % 5u) * 3u];
         acc = max(acc, v);

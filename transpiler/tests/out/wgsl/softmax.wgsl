@@ -6,6 +6,9 @@
 //   @binding(1) `l` read_write
 
 // ---- shader 0 ----
+fn wd_bits(b: u32) -> f32 {
+    return bitcast<f32>(b);
+}
 @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
 @group(0) @binding(1) var<storage, read_write> b1: array<f32>;
 
@@ -18,7 +21,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         return;
     }
     let base = (r / 1u) * 10u + r % 1u;
-    var m = bitcast<f32>(0xff800000u);
+    var m = wd_bits(0xff800000u);
     for (var j = li; j < 10u; j += 64u) {
         m = max(m, b0[base + j * 1u]);
     }
@@ -59,6 +62,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 
 // ---- shader 1 ----
+fn wd_bits(b: u32) -> f32 {
+    return bitcast<f32>(b);
+}
 @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
 @group(0) @binding(1) var<storage, read_write> b1: array<f32>;
 
@@ -71,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         return;
     }
     let base = (r / 7u) * 21u + r % 7u;
-    var m = bitcast<f32>(0xff800000u);
+    var m = wd_bits(0xff800000u);
     for (var j = li; j < 3u; j += 64u) {
         m = max(m, b0[base + j * 7u]);
     }
