@@ -121,8 +121,11 @@ fn softplus(x: f64) -> f64 {
     (1.0 + x.exp()).ln()
 }
 
+/// A unary function's expected value on one input.
+type UnaryFormula = fn(UnaryFn, V) -> V;
+
 /// The dtypes a unary function is tried on, and its formula on one value (`None` where it does not apply).
-fn unary_cases(fun: UnaryFn) -> Vec<(DType, Vec<V>, fn(UnaryFn, V) -> V)> {
+fn unary_cases(fun: UnaryFn) -> Vec<(DType, Vec<V>, UnaryFormula)> {
     use UnaryFn::*;
     let floats = || float_inputs(fun).into_iter().map(V::F).collect::<Vec<_>>();
     let ints = || [-7i64, -3, -1, 0, 1, 2, 5, 100, -100_000].into_iter().map(V::I).collect::<Vec<_>>();

@@ -280,7 +280,7 @@ pub fn convert_ir(
     };
     let manifest = Manifest {
         model_name: graph.name.clone(),
-        source_sha256: sha256_hex(&source),
+        source_sha256: sha256_hex(source),
         converter: format!("wdnn-transpiler {}", env!("CARGO_PKG_VERSION")),
         inputs: graph.inputs.iter().map(|&v| signature(v, &graph.value(v).name)).collect(),
         outputs: graph.outputs.iter().map(|(name, v)| signature(*v, name)).collect(),
