@@ -310,8 +310,7 @@ def damaged(files):
     yield Case("graph with keys this reader does not know", None, with_(G, edit_graph(g, add_unknown_keys), True),
                rust="accept")
     yield Case("graph with a tensor outside the arena", "inconsistent", with_(G, edit_graph(g, shrink_arena), True))
-    yield Case("graph for another backend", "inconsistent", with_(G, edit_graph(g, other_backend), True),
-               rust_gap="the Rust does not compare the graph's `backend` with the manifest entry's")
+    yield Case("graph for another backend", "inconsistent", with_(G, edit_graph(g, other_backend), True))
     yield Case("graph tensor unlike its weight", "inconsistent", with_(G, edit_graph(g, wrong_weight_shape), True))
     yield Case("graph output that no kernel writes", "inconsistent", with_(G, edit_graph(g, unwritten_output), True),
                names="never written", rust="any")
@@ -390,9 +389,9 @@ def check_damage(xtask, scratch, source):
             cmd += ["--input", f"{name}={os.path.join(folder, name + '.input.npy')}"]
         r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
         refused = r.returncode != 0
-        # anyhow prints `Error: context`, then `Caused by:` and the causes: keep them all, on one line.
-        said = r.stderr[r.stderr.find("Error:") :] if "Error:" in r.stderr else ""
-        rust_says = " ".join(line.strip() for line in said.splitlines() if line.strip() != "Caused by:")
+        # xtask prints `error: context`, then one `  caused by: cause` line per cause: keep them all, on one line.
+        said = r.stderr[r.stderr.find("error:") :] if "error:" in r.stderr else ""
+        rust_says = " ".join(line.strip().removeprefix("caused by:").strip() for line in said.splitlines())
         rust_code = rust_class(rust_says) if refused else "accepted"
         rust_ok = {"refuse": refused, "accept": not refused, "any": True}[case.rust]
         if case.rust == "refuse" and case.expected is not None:
