@@ -225,6 +225,9 @@ async function stylize(photo = state.photo, k = state.style) {
   const input = planar(cropPixels(image, 256, 256, $('content')), 256, (v) => v);
   const { data, times } = await stylizeArray(input, k);
   drawPlanar(data, 256, $('stylized'));
+  // The picker follows whatever style was drawn, also when a caller (the tests) passes `k` directly.
+  state.style = k;
+  document.querySelectorAll('.styles button').forEach((b, i) => b.classList.toggle('active', i === k));
   $('style-caption').textContent = `style ${k + 1} of ${STYLE_COUNT}`;
   return { backend: state.session.backend, skipped: state.session.skipped, ...times };
 }
@@ -278,7 +281,6 @@ function setup() {
     b.classList.toggle('active', k === state.style);
     b.onclick = () => {
       state.style = k;
-      document.querySelectorAll('.styles button').forEach((x) => x.classList.toggle('active', x === b));
       refresh();
     };
     $('styles').append(b);
