@@ -53,6 +53,9 @@ pub enum Command {
     BrowserTest,
     /// wdnn against onnxruntime-web in headless Chromium on MobileNetV2: cold start, steady run, gzip download.
     BenchBrowser(crate::demo::BenchBrowserArgs),
+    /// Write the descriptor format's conformance vectors (descriptor-spec/vectors); `--check` fails if the committed
+    /// ones differ from what the writer and the reference runner produce now.
+    Vectors(crate::vectors::VectorsArgs),
 }
 
 #[derive(Args)]
@@ -420,6 +423,8 @@ pub fn test(args: TestArgs) -> Result<()> {
     if !status.success() {
         bail!("{} do not all build for wasm32-unknown-unknown ({status})", WASM32_CRATES.join(", "));
     }
+    // The committed conformance vectors are what the writer and the reference produce now.
+    crate::vectors::vectors(crate::vectors::VectorsArgs::check())?;
     // The independent Python reader matches the Rust fallback and refuses damaged bundles (SPEC.md).
     crate::reader::check(&repo_root())?;
     // The npm package in Node: every fixture model on its wasm backend against the reference, the CLI on chelsea.

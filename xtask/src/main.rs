@@ -1,4 +1,4 @@
-//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web | demo | fuzz`.
+//! wdnn's command line: `cargo xtask convert | run | inspect | fixtures | test | conformance | web | demo | fuzz | vectors`.
 
 mod backends;
 mod bench;
@@ -14,6 +14,7 @@ mod node;
 mod npy;
 mod reader;
 mod serve;
+mod vectors;
 mod web;
 mod web_check;
 
@@ -60,5 +61,6 @@ fn dispatch() -> Result<()> {
         cli::Command::Demo(args) => demo::demo(args),
         cli::Command::BrowserTest => demo::browser_test(),
         cli::Command::BenchBrowser(args) => demo::bench_browser(args),
+        cli::Command::Vectors(args) => vectors::vectors(args),
     }
 }
