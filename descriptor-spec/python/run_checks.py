@@ -303,7 +303,7 @@ def damaged(files):
     yield Case("graph with an unknown function", "unknown_op", with_(G, patch_head(g, b"Relu", b"Relx"), True),
                names="Relx", rust_gap="the Rust names the function `?` when the graph holds a Reduce (as above)")
     yield Case("graph with an unknown payload kind", "unknown_payload", with_(G, edit_graph(g, set_payload), True),
-               names="Spirv", rust_gap="the Rust reports an unknown payload kind as an invalid descriptor")
+               names="Spirv")
     yield Case("graph head not MessagePack", "malformed", with_(G, reseal_head(g, b"\xc1"), True))
     yield Case("graph with nil for an optional field", "malformed", with_(G, edit_graph(g, set_nil_epilogue), True))
     yield Case("graph with 0 for a bool", "malformed", with_(G, edit_graph(g, int_for_bool), True))

@@ -78,6 +78,23 @@ pub enum DescriptorError {
         /// The encoding name found.
         encoding: String,
     },
+    /// A kernel has a payload kind (or a packed layout) this reader does not know (SPEC §4.5 step 4).
+    #[error(
+        "{what}: kernel `{kernel}` has payload kind `{kind}`, which this runner does not know (it implements format \
+         {major}.{minor})"
+    )]
+    UnknownPayload {
+        /// The file, as the caller named it.
+        what: String,
+        /// Name of the kernel.
+        kernel: String,
+        /// The payload kind found (`kind`, or `Packed/<layout>` for an unknown packed layout).
+        kind: String,
+        /// Major version this reader implements.
+        major: u16,
+        /// Minor version this reader implements.
+        minor: u16,
+    },
     /// The MessagePack head does not match the schema.
     #[error("{what}: malformed {part}: {detail}")]
     Malformed {
@@ -144,6 +161,27 @@ pub enum DescriptorError {
         /// The encoder's message.
         detail: String,
     },
+}
+
+impl DescriptorError {
+    /// The SPEC §8.1 error class a conformance test expects (`bad_magic`, `truncated`, …); `None` for an error of
+    /// the writer, which no bundle causes.
+    pub fn class(&self) -> Option<&'static str> {
+        Some(match self {
+            DescriptorError::BadMagic { .. } => "bad_magic",
+            DescriptorError::UnsupportedVersion { .. } => "unsupported_version",
+            DescriptorError::Truncated { .. } => "truncated",
+            DescriptorError::ChecksumMismatch { .. } => "corrupted",
+            DescriptorError::UnknownOp { .. } => "unknown_op",
+            DescriptorError::UnknownEncoding { .. } => "unknown_encoding",
+            DescriptorError::UnknownPayload { .. } => "unknown_payload",
+            DescriptorError::Malformed { .. } | DescriptorError::Decompress { .. } => "malformed",
+            DescriptorError::Invalid { .. } | DescriptorError::InvalidKernel { .. } => "inconsistent",
+            DescriptorError::Limit { .. } => "limit_exceeded",
+            DescriptorError::BadFileName { .. } => "bad_file_name",
+            DescriptorError::Encode { .. } => return None,
+        })
+    }
 }
 
 /// What is wrong with one kernel (boxed in [`DescriptorError::InvalidKernel`] to keep the error small).

@@ -165,6 +165,31 @@ struct ShadowGraph {
     kernels: Vec<ShadowKernel>,
 }
 
+/// A kernel's payload as far as naming an unknown kind needs.
+#[derive(Deserialize)]
+struct ShadowPayloadKernel {
+    name: String,
+    #[serde(default)]
+    payload: Option<ShadowPayload>,
+}
+
+#[derive(Deserialize)]
+struct ShadowPayload {
+    kind: String,
+    #[serde(default)]
+    layout: Option<ShadowLayout>,
+}
+
+#[derive(Deserialize)]
+struct ShadowLayout {
+    layout: String,
+}
+
+#[derive(Deserialize)]
+struct ShadowPayloadGraph {
+    kernels: Vec<ShadowPayloadKernel>,
+}
+
 #[derive(Deserialize)]
 struct ShadowKernel {
     name: String,
@@ -223,7 +248,7 @@ impl Graph {
             let head = &bytes[container::HEADER_LEN..];
             return Err(unknown_op_error(head, what, &kernel.name));
         }
-        graph.validate_with(what, limits)?;
+        graph.validate_with(what, limits).map_err(|e| name_payload(e, &bytes[container::HEADER_LEN..], what))?;
         Ok(graph)
     }
 
@@ -237,6 +262,21 @@ impl Graph {
     pub fn validate_with(&self, what: &str, limits: &LoadLimits) -> Result<()> {
         crate::validate::validate(self, what, limits)
     }
+}
+
+/// An unknown payload error with the kind's name read from the raw head (the typed graph only knows `Unknown`).
+fn name_payload(error: DescriptorError, head: &[u8], what: &str) -> DescriptorError {
+    let DescriptorError::UnknownPayload { what: w, kernel, major, minor, .. } = error else { return error };
+    let kind = container::decode_head::<ShadowPayloadGraph>(head, what, "graph descriptor")
+        .ok()
+        .and_then(|g| g.kernels.into_iter().find(|k| k.name == kernel))
+        .and_then(|k| k.payload)
+        .map(|p| match p.layout {
+            Some(l) if p.kind == "Packed" => format!("Packed/{}", l.layout),
+            _ => p.kind,
+        })
+        .unwrap_or_else(|| "?".to_string());
+    DescriptorError::UnknownPayload { what: w, kernel, kind, major, minor }
 }
 
 fn unknown_op_error(head: &[u8], what: &str, kernel: &str) -> DescriptorError {

@@ -78,7 +78,14 @@ pub fn validate(graph: &Graph, what: &str, limits: &LoadLimits) -> Result<()> {
             }
             Some(KernelPayload::Unknown)
             | Some(KernelPayload::Packed { layout: crate::packing::PackedLayout::Unknown, .. }) => {
-                return Err(invalid(format!("kernel `{}` has a payload kind this reader does not know", k.name)));
+                // The kind's name is filled in by `Graph::from_bytes_with`, which has the raw head.
+                return Err(DescriptorError::UnknownPayload {
+                    what: what.to_string(),
+                    kernel: k.name.clone(),
+                    kind: "?".to_string(),
+                    major: crate::FORMAT_MAJOR,
+                    minor: crate::FORMAT_MINOR,
+                });
             }
             Some(KernelPayload::Packed { .. }) => {
                 let packed = k.inputs.get(1).map(|&i| &graph.tensors[i as usize]);

@@ -108,6 +108,22 @@ pub enum RunnerError {
     },
 }
 
+impl RunnerError {
+    /// The SPEC §8.1 error class a conformance test expects (`missing_backend`, `bad_input`, or the descriptor
+    /// error's class); `None` for what is not a fault of the bundle or the inputs (an unavailable backend, an op
+    /// this backend lacks, an I/O error).
+    pub fn class(&self) -> Option<&'static str> {
+        match self {
+            RunnerError::Descriptor(e) => e.class(),
+            RunnerError::MissingDescriptor { .. } => Some("missing_backend"),
+            RunnerError::BadInput { .. } | RunnerError::InputDType { .. } | RunnerError::InputShape { .. } => {
+                Some("bad_input")
+            }
+            _ => None,
+        }
+    }
+}
+
 fn describe_skips(attempts: &[Skip]) -> String {
     if attempts.is_empty() {
         return "no backend was given".to_string();

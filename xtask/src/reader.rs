@@ -1,5 +1,6 @@
 //! The independent Python reader of the descriptor format (`descriptor-spec/python`), as a step of `cargo xtask
-//! test`: its unit tests, then `run_checks.py`, which converts the fixture models, runs each bundle on the Rust
+//! test`: its unit tests, `run_vectors.py` (every conformance vector of `descriptor-spec/vectors`), then
+//! `run_checks.py`, which converts the fixture models, runs each bundle on the Rust
 //! fallback (through this very binary) and on the reader, and fails when they differ by more than 1e-5 rel. L2 or
 //! when the reader does not refuse a damaged bundle with the class SPEC.md prescribes.
 
@@ -14,7 +15,7 @@ fn python(root: &Path) -> PathBuf {
     cache.join("reader-venv/bin/python")
 }
 
-/// Runs the reader's unit tests and `run_checks.py`.
+/// Runs the reader's unit tests, `run_vectors.py` and `run_checks.py`.
 pub fn check(root: &Path) -> Result<()> {
     let python = python(root);
     if !python.exists() {
@@ -34,6 +35,7 @@ pub fn check(root: &Path) -> Result<()> {
         Ok(())
     };
     run("unit tests", &["-m".as_ref(), "unittest".as_ref(), "discover".as_ref(), "-s".as_ref(), "tests".as_ref()])?;
+    run("conformance vectors", &["run_vectors.py".as_ref()])?;
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
     run("checks against the Rust fallback", &["run_checks.py".as_ref(), "--xtask".as_ref(), xtask.as_os_str()])
 }

@@ -75,3 +75,15 @@ class Unimplemented(ReaderError):
     """An op the format defines that this reader does not execute (not a bundle error: a gap of this reader)."""
 
     code = "unimplemented"
+
+
+class LimitExceeded(ReaderError):
+    """A declared size over the reader's load limits (SPEC §8.3)."""
+
+    code = "limit_exceeded"
+
+
+class BadFileName(ReaderError):
+    """A manifest file name that is not a plain file name inside the bundle (SPEC §3.2)."""
+
+    code = "bad_file_name"

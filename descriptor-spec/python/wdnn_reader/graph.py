@@ -1,6 +1,6 @@
 """The graph descriptor (SPEC §4): tensors, kernels, the arena plan, and the consistency checks of §4.5."""
 
-from . import container, schema, vocabulary
+from . import container, limits, schema, vocabulary
 from .dtypes import NAMES as DTYPES
 from .dtypes import size as dtype_size
 from .errors import Inconsistent, UnknownOp, UnknownPayload
@@ -160,10 +160,14 @@ def validate(g, where):
     def bad(detail):
         raise Inconsistent(where, f"invalid descriptor: {detail}")
 
+    limits.check(where, "tensor count", len(g.tensors), limits.COUNT)
+    limits.check(where, "kernel count", len(g.kernels), limits.COUNT)
+    limits.check(where, "arena_size", g.arena_size, limits.ARENA)
     a = g.alignment
     if a == 0 or a & (a - 1):
         bad(f"alignment {a} is not a power of two")
     for t in g.tensors:
+        limits.check(where, f"rank of {t}", len(t.shape), limits.RANK)
         if t.nbytes > U64_MAX:
             bad(f"{t} is larger than 2^64 - 1 bytes")
         if t.in_arena:

@@ -1,6 +1,6 @@
 """The bundle manifest (SPEC §3)."""
 
-from . import container, schema
+from . import container, limits, schema
 from .dtypes import NAMES as DTYPES
 from .schema import Struct
 
@@ -91,4 +91,9 @@ def parse(data, where=MANIFEST_FILE):
         c.minor,
     )
     container.expect_no_body(c, where)
+    # SPEC §3: before any file the manifest names is read.
+    for entry in m.backends:
+        for ref in (entry.graph, entry.weights):
+            limits.check_file_name(ref.file)
+            limits.check(where, f"size of {ref.file}", ref.size, limits.FILE)
     return m

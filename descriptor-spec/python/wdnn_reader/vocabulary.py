@@ -216,7 +216,9 @@ def _first_unknown(type_, attrs):
         f = attrs.get(key)
         if isinstance(f, Fn) and not f.known:
             return f"{type_}/{f.name}"
-    for s in attrs.get("epilogue", []) + attrs.get("steps", []):
+    # `steps` is Elementwise's list of epilogue steps; Slice's `steps` are integers.
+    steps = attrs.get("steps", []) if type_ == "Elementwise" else []
+    for s in attrs.get("epilogue", []) + steps:
         if not s.known:
             return f"{type_} (epilogue step {s.step})"
         if not s.fun.known:

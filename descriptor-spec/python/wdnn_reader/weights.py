@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import zstandard
 
-from . import container, schema
+from . import container, limits, schema
 from .dtypes import NAMES as DTYPES
 from .dtypes import NUMPY
 from .dtypes import size as dtype_size
@@ -145,6 +145,10 @@ def parse(data, where):
     def bad(detail):
         raise Inconsistent(where, f"invalid descriptor: {detail}")
 
+    for i, ch in enumerate(chunks):
+        if ch.size > MAX_CHUNK_SIZE:
+            bad(f"chunk {i} of {ch.size} bytes is larger than {MAX_CHUNK_SIZE} bytes")
+    limits.check(where, "stream_size", stream_size, limits.STREAM)
     total = sum(ch.size for ch in chunks)
     if total != stream_size:
         bad(f"chunks hold {total} bytes, the index says {stream_size}")

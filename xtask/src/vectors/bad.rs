@@ -348,7 +348,7 @@ pub fn cases(base: &Files, inputs: &[Tensor]) -> Result<Vec<Case>> {
         "graph_output_never_written",
         "a model output bound to a tensor no kernel writes",
         "inconsistent",
-        Some("never written"),
+        Some("probabilities"),
         resealed(base, G, unwritten)?,
     );
     add(

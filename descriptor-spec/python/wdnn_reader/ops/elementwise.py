@@ -218,7 +218,16 @@ def k_cast(op, ins, outs):
     with np.errstate(all="ignore"):
         if dtype == "bool":
             return [(x != 0).reshape(shape)]
-        return [x.astype(NUMPY[dtype]).reshape(shape)]
+        target = np.dtype(NUMPY[dtype])
+        if x.dtype.kind == "f" and target.kind in "iu":
+            # SPEC §5 Cast: float to integer truncates toward zero and saturates (NaN gives 0).
+            info = np.iinfo(target)
+            t = np.nan_to_num(np.trunc(x.astype(np.float64)), nan=0.0)
+            high, low = t >= float(info.max), t <= float(info.min)
+            inside = np.where(high | low, 0.0, t).astype(target)
+            out = np.where(high, target.type(info.max), np.where(low, target.type(info.min), inside))
+            return [out.astype(target).reshape(shape)]
+        return [x.astype(target).reshape(shape)]
 
 
 def k_bitcast(op, ins, outs):

@@ -1,6 +1,7 @@
 """Resize (SPEC §5, §5.5) as ONNX defines it: separable, one axis after another, each output index mapped to an
 input coordinate by the coordinate transformation, then interpolated from its taps."""
 
+import itertools
 import math
 
 import numpy as np
@@ -98,4 +99,79 @@ def k_resize(op, ins, outs):
     return [finish(y, outs[0])]
 
 
-KERNELS = {"Resize": k_resize}
+def _reflect(x, lo, hi):
+    """`x` mirrored at `lo` and `hi` until it lies between them."""
+    span = hi - lo
+    if x < lo:
+        n, r = divmod(lo - x, span)
+        return lo + r if n % 2 == 0 else hi - r
+    if x > hi:
+        n, r = divmod(x - hi, span)
+        return hi - r if n % 2 == 0 else lo + r
+    return x
+
+
+def _keys(t, a=-0.75):
+    """Keys' cubic convolution weights of the four taps around a point `t` past the second one."""
+    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a  # noqa: E731
+    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1  # noqa: E731
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def k_grid_sample(op, ins, outs):
+    """ONNX GridSample: X [N, C, D...] sampled at grid [N, H..., r], whose last axis lists the last spatial axis
+    first; coordinates are normalized to [-1, 1] (the corner pixels' centres with align_corners, else their edges)."""
+    x, grid = ins[0].astype(np.float64), ins[1].astype(np.float64)
+    mode, padding, aligned = op["mode"], op["padding"], op["align_corners"]
+    dims = x.shape[2:]
+    k = len(dims)
+    lo = [0.0 if aligned else -0.5] * k
+    hi = [d - 1.0 if aligned else d - 0.5 for d in dims]
+    out = np.zeros(tuple(outs[0][1]), np.float64)
+
+    def pixel(n, index):
+        """The values of X[n, :, index...] under the padding rule (an int index per axis)."""
+        fixed = []
+        for axis, i in enumerate(index):
+            if padding == "zeros":
+                if not 0 <= i < dims[axis]:
+                    return 0.0
+            elif padding == "border":
+                i = min(max(i, 0), dims[axis] - 1)
+            else:
+                i = int(_reflect(float(i), lo[axis], hi[axis]))
+            fixed.append(i)
+        return x[(n, slice(None), *fixed)]
+
+    for position in np.ndindex(*out.shape[:1], *out.shape[2:]):
+        n, where = position[0], position[1:]
+        normalized = grid[(n, *where)][::-1]
+        c = [(v + 1) / 2 * (d - 1) if aligned else ((v + 1) * d - 1) / 2 for v, d in zip(normalized, dims)]
+        if mode == "nearest":
+            c = [float(np.rint(v)) for v in c]
+        for axis, v in enumerate(c):
+            if v < lo[axis] or v > hi[axis]:
+                if padding == "border":
+                    c[axis] = min(max(v, 0.0), dims[axis] - 1.0)
+                elif padding == "reflection":
+                    c[axis] = _reflect(v, lo[axis], hi[axis])
+        if mode == "nearest":
+            value = pixel(n, [int(v) for v in c])
+        else:
+            taps = []
+            for v in c:
+                base = math.floor(v)
+                t = v - base
+                if mode == "linear":
+                    taps.append([(base, 1 - t), (base + 1, t)])
+                else:
+                    taps.append([(base - 1 + j, w) for j, w in enumerate(_keys(t))])
+            value = 0.0
+            for combo in itertools.product(*taps):
+                weight = math.prod(w for _, w in combo)
+                value = value + weight * pixel(n, [i for i, _ in combo])
+        out[(n, slice(None), *where)] = value
+    return [finish(out, outs[0])]
+
+
+KERNELS = {"Resize": k_resize, "GridSample": k_grid_sample}
