@@ -95,6 +95,19 @@ pub enum DescriptorError {
         /// Minor version this reader implements.
         minor: u16,
     },
+    /// A manifest entry needs a format feature this reader does not implement (SPEC §2.3).
+    #[error(
+        "manifest: the `{backend}` descriptor needs format feature `{feature}`, which this runner does not \
+         implement (it knows: {known}); update the runner"
+    )]
+    UnsupportedFeature {
+        /// The backend entry.
+        backend: String,
+        /// The feature.
+        feature: String,
+        /// The features this runner implements.
+        known: String,
+    },
     /// The MessagePack head does not match the schema.
     #[error("{what}: malformed {part}: {detail}")]
     Malformed {
@@ -175,6 +188,7 @@ impl DescriptorError {
             DescriptorError::UnknownOp { .. } => "unknown_op",
             DescriptorError::UnknownEncoding { .. } => "unknown_encoding",
             DescriptorError::UnknownPayload { .. } => "unknown_payload",
+            DescriptorError::UnsupportedFeature { .. } => "unsupported_feature",
             DescriptorError::Malformed { .. } | DescriptorError::Decompress { .. } => "malformed",
             DescriptorError::Invalid { .. } | DescriptorError::InvalidKernel { .. } => "inconsistent",
             DescriptorError::Limit { .. } => "limit_exceeded",

@@ -227,6 +227,12 @@ impl Graph {
         u16::from(packed)
     }
 
+    /// The format features (SPEC §2.3) a runner needs for this graph, for its manifest entry.
+    pub fn required_features(&self) -> Vec<String> {
+        let packed = self.kernels.iter().any(|k| matches!(k.payload, Some(KernelPayload::Packed { .. })));
+        if packed { vec![crate::manifest::PACKED_WEIGHTS.to_string()] } else { vec![] }
+    }
+
     /// Encodes the graph as a GRPH container.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         container::write(FileKind::Graph, self.format_minor(), self, &[])

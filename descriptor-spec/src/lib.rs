@@ -25,7 +25,7 @@ pub use dtype::DType;
 pub use error::{DescriptorError, KernelFault, Result};
 pub use graph::{Binding, Graph, IoBinding, Kernel, KernelPayload, Storage, TensorDesc, TensorId};
 pub use limits::LoadLimits;
-pub use manifest::{BackendEntry, FileRef, Manifest, Preprocessing, TensorSignature};
+pub use manifest::{BackendEntry, FileRef, KNOWN_FEATURES, Manifest, PACKED_WEIGHTS, Preprocessing, TensorSignature};
 pub use op::{
     BinaryFn, EpilogueStep, NearestMode, Op, OpKind, PadMode, ReduceFn, ResizeCoordinates, ResizeMode, UnaryFn,
 };

@@ -49,6 +49,31 @@ pub struct BackendEntry {
     pub graph: FileRef,
     /// The weights file; backends with identical weights may share one.
     pub weights: FileRef,
+    /// The format features beyond version 1.0 that this descriptor needs (SPEC §2.3); a runner refuses an entry
+    /// listing one it does not implement, naming it. Left out of the encoding when empty, so that a bundle that
+    /// needs nothing new is byte for byte a 1.0 bundle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+}
+
+/// The format features this reader implements (SPEC §2.3).
+pub const KNOWN_FEATURES: &[&str] = &[PACKED_WEIGHTS];
+
+/// The feature of a descriptor with `Packed` payloads (SPEC §6.2, since 1.1).
+pub const PACKED_WEIGHTS: &str = "packed-weights";
+
+impl BackendEntry {
+    /// Refuses an entry that needs a feature this reader does not implement (SPEC §2.3), naming it.
+    pub fn check_features(&self) -> Result<()> {
+        match self.features.iter().find(|f| !KNOWN_FEATURES.contains(&f.as_str())) {
+            Some(feature) => Err(DescriptorError::UnsupportedFeature {
+                backend: self.backend.clone(),
+                feature: feature.clone(),
+                known: KNOWN_FEATURES.join(", "),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A file of the bundle, with what it must hash to.
@@ -121,7 +146,9 @@ impl Preprocessing {
 impl Manifest {
     /// Encodes the manifest as a MANI container.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        container::write(FileKind::Manifest, 0, self, &[])
+        // `features` is 1.1: a manifest that lists one is stamped 1.1, every other one stays 1.0 (SPEC §2.3).
+        let minor = u16::from(self.backends.iter().any(|e| !e.features.is_empty()));
+        container::write(FileKind::Manifest, minor, self, &[])
     }
 
     /// Decodes a MANI container and checks its file names and sizes against the default [`LoadLimits`]. `what`
@@ -207,6 +234,7 @@ mod tests {
                 backend: "fallback".into(),
                 graph: FileRef::describe("g", b"abc"),
                 weights: FileRef::describe("w", b"def"),
+                features: vec![],
             }],
             preprocessing: Some(Preprocessing::imagenet()),
         };
@@ -261,6 +289,7 @@ mod tests {
                 backend: "fallback".into(),
                 graph: FileRef::describe("../../etc/hostname", b"abc"),
                 weights: FileRef::describe("w", b"def"),
+                features: vec![],
             }],
             preprocessing: None,
         };

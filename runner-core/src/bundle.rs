@@ -181,6 +181,8 @@ impl Bundle {
             backend: backend.to_string(),
             available: self.manifest.backends.iter().map(|b| b.backend.as_str()).collect::<Vec<_>>().join(", "),
         })?;
+        // A feature this runner lacks is named before any of the entry's files is read (SPEC §2.3, §8.2).
+        entry.check_features()?;
         // The manifest's names are plain names and its sizes within the limits (checked when it was decoded): read
         // no more than the entry declares, then check size and hash.
         let graph_bytes = read(self.source.as_ref(), &entry.graph.file, entry.graph.size)?;

@@ -290,6 +290,7 @@ mod tests {
                 backend: backend.into(),
                 graph: FileRef::describe(&file, &bytes),
                 weights: FileRef::describe("w", &weights),
+                features: vec![],
             });
             files.push((file, bytes));
         }

@@ -29,6 +29,7 @@ fn wasm_bundle() -> Bundle {
         backend: "wasm".into(),
         graph: FileRef::describe("wasm.graph.wdnn", &graph),
         weights: FileRef::describe("wasm.weights.wdnn", &weights),
+        features: vec![],
     }];
     let files = vec![
         (MANIFEST_FILE.to_string(), manifest.to_bytes().expect("encodes")),

@@ -190,3 +190,78 @@ fn bad_vectors_refused_by_fallback() {
 fn bad_vectors_refused_by_wasm() {
     check_bad("wasm");
 }
+
+/// SPEC §2.3: a runner refuses a descriptor whose manifest entry needs a format feature it does not implement, and
+/// says which, before it reads the descriptor; every backend's load goes through that check.
+#[test]
+fn a_feature_from_the_future_is_refused_by_every_runner_by_name() {
+    use wdnn_descriptor_spec::{Manifest, Op, UnaryFn};
+    let mut g = wdnn_transpiler::ir::Graph::new("future");
+    let x = g.add_value("x", DType::F32, &[4]);
+    let y = g.add_value("y", DType::F32, &[4]);
+    g.add_node("relu", Op::Unary { fun: UnaryFn::Relu }, &[x], &[y]);
+    g.inputs = vec![x];
+    g.outputs = vec![("y".to_string(), y)];
+    let options = wdnn_transpiler::ConvertOptions {
+        backends: ["fallback", "wasm", "webgpu"].map(String::from).to_vec(),
+        zstd_level: 1,
+        ..Default::default()
+    };
+    let (files, _) = wdnn_transpiler::convert_ir(g, b"future", &options, |_| {}).unwrap();
+    let dir = common::scratch("future-feature");
+    wdnn_transpiler::write_bundle(&files, &dir).unwrap();
+    let path = dir.join("manifest.wdnn");
+    let mut manifest = Manifest::from_bytes(&std::fs::read(&path).unwrap(), "manifest").unwrap();
+    assert!(manifest.backends.iter().all(|e| e.features.is_empty()), "a one-Relu model needs no feature");
+    for entry in &mut manifest.backends {
+        entry.features.push("x-from-the-future".to_string());
+    }
+    std::fs::write(&path, manifest.to_bytes().unwrap()).unwrap();
+    let bundle = Bundle::open(&dir).unwrap();
+    let webgpu = wdnn_runner_webgpu::WebGpuBackend::default();
+    webgpu.probe().unwrap_or_else(|e| panic!("no WebGPU adapter (install mesa-vulkan-drivers): {e}"));
+    let backends: [&dyn Backend; 3] =
+        [&wdnn_runner_fallback::FallbackBackend, &wdnn_runner_wasm::backend::WasmBackend, &webgpu];
+    for backend in backends {
+        let err = bundle.load_backend(backend.name(), |_, _| {}).err().expect("a feature from the future is refused");
+        assert_eq!(err.class(), Some("unsupported_feature"), "{}: {err}", backend.name());
+        assert!(err.to_string().contains("x-from-the-future"), "{err}");
+        let Err(err) = wdnn_runner_core::load(&bundle, &[backend], |_, _| {}) else {
+            panic!("{}: loaded a bundle that needs a feature from the future", backend.name())
+        };
+        assert!(err.to_string().contains("`x-from-the-future`"), "{}: {err}", backend.name());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The writer lists `packed-weights` for a wasm descriptor with packed convolution weights, and nothing for the
+/// fallback descriptor of the same model.
+#[test]
+fn the_writer_lists_the_features_a_descriptor_needs() {
+    use wdnn_descriptor_spec::{Manifest, Op};
+    let mut g = wdnn_transpiler::ir::Graph::new("packed");
+    let x = g.add_value("x", DType::F32, &[1, 8, 6, 6]);
+    let w = g.add_constant("w", Tensor::new(&[8, 8, 3, 3], &vec![0.01f32; 576]).unwrap());
+    let y = g.add_value("y", DType::F32, &[1, 8, 6, 6]);
+    let conv = Op::Conv {
+        group: 1,
+        strides: vec![1, 1],
+        dilations: vec![1, 1],
+        pads: vec![1, 1, 1, 1],
+        channels_last: false,
+        epilogue: vec![],
+    };
+    g.add_node("conv", conv, &[x, w], &[y]);
+    g.inputs = vec![x];
+    g.outputs = vec![("y".to_string(), y)];
+    let options = wdnn_transpiler::ConvertOptions {
+        backends: ["fallback", "wasm"].map(String::from).to_vec(),
+        zstd_level: 1,
+        ..Default::default()
+    };
+    let (files, _) = wdnn_transpiler::convert_ir(g, b"packed", &options, |_| {}).unwrap();
+    let manifest = Manifest::from_bytes(files.get("manifest.wdnn").unwrap(), "manifest").unwrap();
+    let features = |name: &str| manifest.backend(name).unwrap().features.clone();
+    assert_eq!(features("wasm"), vec![wdnn_descriptor_spec::PACKED_WEIGHTS.to_string()]);
+    assert!(features("fallback").is_empty());
+}

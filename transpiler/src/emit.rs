@@ -49,6 +49,8 @@ pub struct EmittedBackend {
     pub kernels: usize,
     /// Kernels per op in the descriptor.
     pub census: Vec<(String, usize)>,
+    /// The format features the descriptor needs (its manifest entry's `features`).
+    pub features: Vec<String>,
 }
 
 /// Builds `target`'s descriptor and weights from `graph`, the result of its schedule: the memory plan, the
@@ -138,7 +140,15 @@ pub fn emit(
     })?;
     let kernels = descriptor.kernels.len();
     let census = graph.op_census_where(|i| !passes::is_elided(graph, i));
-    Ok(EmittedBackend { graph: descriptor.to_bytes()?, weights: writer.finish(level)?, plan, kernels, census })
+    let features = descriptor.required_features();
+    Ok(EmittedBackend {
+        graph: descriptor.to_bytes()?,
+        weights: writer.finish(level)?,
+        plan,
+        kernels,
+        census,
+        features,
+    })
 }
 
 fn f32s(t: &wdnn_runner_core::Tensor, name: &str) -> Result<Vec<f32>, ConvertError> {

@@ -256,6 +256,7 @@ pub fn convert_ir(
             backend: target.name().to_string(),
             graph: FileRef::describe(&graph_file, &emitted.graph),
             weights: FileRef::describe(&weights_file, &emitted.weights),
+            features: emitted.features.clone(),
         });
         files.push((graph_file, emitted.graph));
         backends.push(BackendSummary {

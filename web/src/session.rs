@@ -259,6 +259,7 @@ pub(crate) mod tests {
                 backend: "fallback".into(),
                 graph: FileRef::describe("fallback.graph", &graph),
                 weights: FileRef::describe("fallback.weights", &weights),
+                features: vec![],
             }],
             preprocessing: None,
         };

@@ -7,7 +7,7 @@ import os
 from . import graph as graph_mod
 from . import manifest as manifest_mod
 from . import weights as weights_mod
-from .errors import Corrupted, Inconsistent, MissingBackend, ReaderError, Truncated
+from .errors import Corrupted, Inconsistent, MissingBackend, ReaderError, Truncated, UnsupportedFeature
 
 
 class Bundle:
@@ -24,6 +24,12 @@ class Bundle:
         if entry is None:
             names = ", ".join(b.backend for b in m.backends) or "none"
             raise MissingBackend("bundle", f"no `{backend}` descriptor in the bundle (it has: {names})")
+        # SPEC §2.3: a feature this reader lacks is named before the entry's files are read.
+        for feature in entry.features:
+            if feature not in manifest_mod.KNOWN_FEATURES:
+                raise UnsupportedFeature(
+                    "manifest", f"the `{backend}` descriptor needs format feature `{feature}`, which this reader lacks"
+                )
         graph_bytes = self._read(entry.graph.file)
         verify_file(entry.graph, graph_bytes)
         g = graph_mod.parse(graph_bytes, entry.graph.file)

@@ -87,3 +87,9 @@ class BadFileName(ReaderError):
     """A manifest file name that is not a plain file name inside the bundle (SPEC §3.2)."""
 
     code = "bad_file_name"
+
+
+class UnsupportedFeature(ReaderError):
+    """A manifest entry that needs a format feature this reader does not implement (SPEC §2.3)."""
+
+    code = "unsupported_feature"

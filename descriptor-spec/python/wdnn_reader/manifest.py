@@ -20,9 +20,13 @@ class FileRef:
         self.file, self.size, self.sha256 = file, size, sha256
 
 
+#: The format features this reader implements (SPEC §2.3).
+KNOWN_FEATURES = frozenset({"packed-weights"})
+
+
 class BackendEntry:
-    def __init__(self, backend, graph, weights):
-        self.backend, self.graph, self.weights = backend, graph, weights
+    def __init__(self, backend, graph, weights, features):
+        self.backend, self.graph, self.weights, self.features = backend, graph, weights, features
 
 
 class Preprocessing:
@@ -63,6 +67,7 @@ def _backend(s):
         s.field("backend", schema.string),
         s.field("graph", schema.struct(_file_ref)),
         s.field("weights", schema.struct(_file_ref)),
+        s.field("features", schema.array(schema.string), default=[]),
     )
 
 

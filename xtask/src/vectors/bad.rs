@@ -407,6 +407,17 @@ pub fn cases(base: &Files, inputs: &[Tensor]) -> Result<Vec<Case>> {
     );
     let huge = edit(g, |h| set(h, "arena_size", Value::from(1u64 << 40)))?;
     add("graph_arena_over_limit", "an arena of 1 TiB", "limit_exceeded", Some("arena"), resealed(base, G, huge)?);
+    let future = edit(m, |h| {
+        let feature = Value::Array(vec![Value::from("x-from-the-future")]);
+        set(item(field(h, "backends")?, 0)?, "features", feature)
+    })?;
+    add(
+        "manifest_future_feature",
+        "a fallback entry that needs format feature x-from-the-future (SPEC §2.3)",
+        "unsupported_feature",
+        Some("x-from-the-future"),
+        with(base, M, future),
+    );
     out.push(Case {
         name: "missing_backend".to_string(),
         about: "a webgpu load of a bundle that has only a fallback descriptor".to_string(),
