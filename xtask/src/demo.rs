@@ -200,7 +200,8 @@ pub fn browser_test() -> Result<()> {
     std::fs::create_dir_all(&shots)?;
     let status = Command::new(crate::node::node())
         .current_dir(root.join("web"))
-        .args(["--test", "--test-reporter", "spec", "test/browser.test.mjs"])
+        .args(["--test", "--test-reporter", "spec"])
+        .arg(Path::new("test").join(crate::web_check::BROWSER_TESTS))
         .env("WDNN_SITE", format!("http://{addr}"))
         .env("WDNN_SITE_PLAIN", format!("http://{plain}"))
         .env("WDNN_CHROMIUM", chromium)

@@ -266,7 +266,10 @@ fn classify_chelsea(package: &Path, scratch: &Path, descriptors: &[String], back
     Ok(())
 }
 
-/// The JavaScript tests of the package (`web/test/*.test.mjs`), on the MobileNetV2 bundle.
+/// The browser's tests, which need the served site and Chromium: `cargo xtask browser-test` runs them.
+pub(crate) const BROWSER_TESTS: &str = "browser.test.mjs";
+
+/// The package's Node tests (`web/test/*.test.mjs` but [`BROWSER_TESTS`]), on the MobileNetV2 bundle.
 fn js_tests(package: &Path, scratch: &Path, descriptors: &[String]) -> Result<()> {
     let bundle = scratch.join("mobilenetv2-cli");
     let bundle = if bundle.exists() { bundle } else { mobilenet_bundle(scratch, descriptors)? };
@@ -274,7 +277,10 @@ fn js_tests(package: &Path, scratch: &Path, descriptors: &[String]) -> Result<()
     let mut files: Vec<PathBuf> = std::fs::read_dir(&tests)
         .with_context(|| format!("listing {}", tests.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.ends_with(".test.mjs") && name != BROWSER_TESTS
+        })
         .collect();
     files.sort();
     let status = Command::new(node())
