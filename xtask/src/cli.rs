@@ -139,6 +139,12 @@ pub struct RunArgs {
 pub struct InspectArgs {
     /// The bundle directory.
     bundle: PathBuf,
+    /// Print one JSON document (manifest, and per backend every kernel and weight) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Show only these backends (comma-separated; default: every backend in the bundle).
+    #[arg(long, value_delimiter = ',')]
+    backend: Vec<String>,
 }
 
 #[derive(Args)]
@@ -362,24 +368,11 @@ fn safe_file_name(name: &str) -> String {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<()> {
-    let bundle = Bundle::open(&args.bundle)?;
-    let m = &bundle.manifest;
-    println!("model      {}", m.model_name);
-    println!("source     sha256 {}", m.source_sha256);
-    println!("converter  {}", m.converter);
-    for (kind, sigs) in [("input ", &m.inputs), ("output", &m.outputs)] {
-        for s in sigs.iter() {
-            println!("{kind}     {} {} {:?}", s.name, s.dtype, s.shape);
-        }
-    }
-    for b in &m.backends {
-        println!(
-            "backend    {}: {} ({} bytes), {} ({} bytes)",
-            b.backend, b.graph.file, b.graph.size, b.weights.file, b.weights.size
-        );
-    }
-    if let Some(p) = &m.preprocessing {
-        println!("preprocess {p:?}");
+    let report = crate::inspect::report(&args.bundle, &args.backend)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        crate::inspect::print_text(&report);
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod demo;
 mod exported;
 mod fuzz;
 mod image_input;
+mod inspect;
 mod node;
 mod npy;
 mod reader;
