@@ -21,7 +21,7 @@ pub fn check_inputs(signature: &[TensorSignature], inputs: &[Tensor]) -> Result<
 /// given, and each one's dtype and shape.
 pub fn order_inputs(signature: &[TensorSignature], inputs: &[(&str, Tensor)]) -> Result<Vec<Tensor>> {
     if let Some((name, _)) = inputs.iter().find(|(n, _)| !signature.iter().any(|s| s.name == *n)) {
-        let known: Vec<&str> = signature.iter().map(|s| s.name.as_str()).collect();
+        let known: Vec<String> = signature.iter().map(|s| format!("`{}`", s.name)).collect();
         return Err(RunnerError::BadInput {
             name: name.to_string(),
             detail: format!("the model has no such input (its inputs: {})", known.join(", ")),
@@ -109,5 +109,6 @@ mod tests {
         assert!(matches!(&twice, RunnerError::BadInput { detail, .. } if detail == "given twice"));
         let unknown = order_inputs(&sigs, &[("z", a)]).unwrap_err();
         assert!(matches!(&unknown, RunnerError::BadInput { name, .. } if name == "z"));
+        assert_eq!(unknown.to_string(), "input `z`: the model has no such input (its inputs: `x`, `y`)");
     }
 }

@@ -17,21 +17,50 @@ fn unsupported_ops_are_listed_together_with_their_nodes() {
         wdnn_transpiler::convert(&errors_dir().join("unsupported_ops.onnx"), &out, &ConvertOptions::default(), |_| {})
             .unwrap_err();
     let ConvertError::UnsupportedOps { ops, .. } = &err else { panic!("unexpected error: {err}") };
+    // The ops are in a vendor domain (`com.example`): the domain is named, so an op type that ONNX also has is not
+    // mistaken for ONNX's.
     let names: Vec<&str> = ops.iter().map(|u| u.op.as_str()).collect();
-    assert_eq!(names, ["AlsoMissing", "FancyOp"], "{err}");
+    let not_ours = "in domain `com.example` (a domain wdnn does not implement)";
+    assert_eq!(names, [format!("AlsoMissing {not_ours}"), format!("FancyOp {not_ours}")], "{err}");
     assert_eq!(ops[1].nodes, ["fancy_1", "fancy_2"]);
     let text = err.to_string();
     assert!(text.contains("missing_1") && text.contains("unsupported_ops.onnx"), "{text}");
 }
 
 #[test]
+fn an_op_in_an_undeclared_domain_is_refused_with_its_domain_and_node() {
+    // `Relu` in `org.nowhere`, which no opset import declares: tract looks ops up by type alone and took it for
+    // ONNX's Relu.
+    let out = scratch("domain");
+    let err =
+        wdnn_transpiler::convert(&errors_dir().join("unknown_domain.onnx"), &out, &ConvertOptions::default(), |_| {})
+            .unwrap_err();
+    let ConvertError::UnsupportedOps { ops, .. } = &err else { panic!("unexpected error: {err}") };
+    assert_eq!(ops.len(), 1, "{err}");
+    assert_eq!(ops[0].op, "Relu in domain `org.nowhere` (not declared in the model's opset imports)");
+    assert_eq!(ops[0].nodes, ["relu_elsewhere"]);
+}
+
+#[test]
 fn malformed_and_missing_onnx_files_are_clear_errors() {
-    for file in ["truncated.onnx", "does_not_exist.onnx"] {
+    for (file, says) in [
+        ("truncated.onnx", "buffer underflow"),
+        ("empty.onnx", "the file is empty"),
+        ("inconsistent_shapes.onnx", "\"mm\""),
+        ("does_not_exist.onnx", "cannot read the model"),
+    ] {
         let out = scratch("malformed");
         let err =
             wdnn_transpiler::convert(&errors_dir().join(file), &out, &ConvertOptions::default(), |_| {}).unwrap_err();
-        assert!(matches!(err, ConvertError::Onnx { .. }), "{file}: {err}");
-        assert!(err.to_string().contains(file), "{err}");
+        let kind_ok = match file {
+            "does_not_exist.onnx" => matches!(err, ConvertError::Read { .. }),
+            _ => matches!(err, ConvertError::Onnx { .. }),
+        };
+        assert!(kind_ok, "{file}: {err:?}");
+        let text = err.to_string();
+        assert!(text.contains(file) && text.contains(says), "{file}: {text}");
+        // tract's errors are shown as their chain of causes, never in the Debug form that carries a backtrace.
+        assert!(!text.contains("backtrace") && !text.contains("src/"), "{file}: {text}");
     }
 }
 
@@ -56,10 +85,16 @@ fn session_checks_input_names_dtypes_and_shapes() {
     let good = Tensor::new(&[2, 4], &[0.5f32; 8]).unwrap();
     assert!(session.run(&[("x", good.clone())]).is_ok());
     let wrong_shape = Tensor::new(&[4, 2], &[0.5f32; 8]).unwrap();
-    assert!(matches!(session.run(&[("x", wrong_shape)]), Err(RunnerError::InputShape { .. })));
+    let err = session.run(&[("x", wrong_shape)]).unwrap_err();
+    assert!(matches!(err, RunnerError::InputShape { .. }), "{err}");
+    assert_eq!(err.to_string(), "input `x` has shape [4, 2], the model expects [2, 4]");
     let wrong_dtype = Tensor::new(&[2, 4], &[1i64; 8]).unwrap();
-    assert!(matches!(session.run(&[("x", wrong_dtype)]), Err(RunnerError::InputDType { .. })));
-    assert!(matches!(session.run(&[("nope", good.clone())]), Err(RunnerError::BadInput { .. })));
+    let err = session.run(&[("x", wrong_dtype)]).unwrap_err();
+    assert!(matches!(err, RunnerError::InputDType { .. }), "{err}");
+    assert_eq!(err.to_string(), "input `x` has dtype i64, the model expects f32");
+    let err = session.run(&[("nope", good.clone())]).unwrap_err();
+    assert!(matches!(err, RunnerError::BadInput { .. }), "{err}");
+    assert_eq!(err.to_string(), "input `nope`: the model has no such input (its inputs: `x`)");
     assert!(matches!(session.run(&[]), Err(RunnerError::BadInput { .. })));
 }
 

@@ -3,7 +3,15 @@ use std::fmt;
 /// Everything that can stop a conversion, each naming the file, op, node or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    /// The file could not be read or is not a valid ONNX model.
+    /// The model file is missing or cannot be read.
+    #[error("{file}: cannot read the model: {detail}")]
+    Read {
+        /// The model file.
+        file: String,
+        /// The operating system's reason.
+        detail: String,
+    },
+    /// The file is not a valid ONNX model (empty, truncated, not protobuf, inconsistent shapes).
     #[error("{file}: not a valid ONNX model: {detail}")]
     Onnx {
         /// The model file.

@@ -189,7 +189,7 @@ pub fn convert_to_memory(
     };
 
     progress("reading ONNX");
-    let source = std::fs::read(onnx).map_err(|e| ConvertError::Onnx { file: file.clone(), detail: e.to_string() })?;
+    let source = std::fs::read(onnx).map_err(|e| ConvertError::Read { file: file.clone(), detail: e.to_string() })?;
     let import_options =
         import::onnx::ImportOptions { input_shapes: options.input_shapes.clone(), dims: options.dims.clone() };
     let graph = import::onnx::import(onnx, &import_options)?;

@@ -41,7 +41,7 @@ pub(super) fn tensor_from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tenso
     let shape: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
     macro_rules! le {
         ($ty:ty) => {{
-            let view = t.to_plain_array_view::<$ty>().map_err(|e| NotSupported(format!("{e:?}")))?;
+            let view = t.to_plain_array_view::<$ty>().map_err(|e| NotSupported(format!("{e:#}")))?;
             view.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()
         }};
     }
@@ -58,7 +58,7 @@ pub(super) fn tensor_from_tract(t: &tract_onnx::prelude::Tensor) -> Result<Tenso
         DType::U32 => le!(u32),
         DType::U64 => le!(u64),
         DType::Bool => {
-            let view = t.to_plain_array_view::<bool>().map_err(|e| NotSupported(format!("{e:?}")))?;
+            let view = t.to_plain_array_view::<bool>().map_err(|e| NotSupported(format!("{e:#}")))?;
             view.iter().map(|&b| b as u8).collect()
         }
     };

@@ -8,6 +8,7 @@
 //! - this file: [`import`], the `catch_unwind` guard, input shapes, and the [`Lowering`] core (values, facts,
 //!   emitting nodes);
 //! - [`bind`]: `--input-shape` / `--dim` bind symbols everywhere in the protobuf before tract parses it;
+//! - [`domains`]: every node's operator domain declared and implemented, before tract (which ignores domains) parses;
 //! - [`qdq`]: onnxruntime's QDQ fusion (`DequantizeLinear → Conv / MatMul → QuantizeLinear` as one integer op);
 //! - [`lower`]: one module per tract op family, and the one dispatch (`Lowering::lower_node`);
 //! - [`convert`]: dtypes, tensors and elementwise functions between tract and the IR;
@@ -22,6 +23,7 @@
 mod bind;
 mod builders;
 mod convert;
+mod domains;
 mod lower;
 mod qdq;
 
@@ -52,8 +54,19 @@ pub struct ImportOptions {
 pub fn import(path: &Path, options: &ImportOptions) -> Result<Graph, ConvertError> {
     let file = path.display().to_string();
     let onnx_err = |detail: String| ConvertError::Onnx { file: file.clone(), detail };
+    let meta = std::fs::metadata(path).map_err(|e| ConvertError::Read { file: file.clone(), detail: e.to_string() })?;
+    if !meta.is_file() {
+        return Err(ConvertError::Read { file, detail: "not a regular file".into() });
+    }
+    if meta.len() == 0 {
+        return Err(onnx_err("the file is empty (0 bytes)".into()));
+    }
     let onnx = builders::onnx();
     let mut proto = guarded(|| onnx.proto_model_for_path(path)).map_err(&onnx_err)?;
+    let foreign = domains::foreign_ops(&proto);
+    if !foreign.is_empty() {
+        return Err(ConvertError::UnsupportedOps { file, ops: foreign });
+    }
     bind::bind(&mut proto, &options.input_shapes, &options.dims)
         .map_err(|bind::BindError(detail)| ConvertError::ShapeBinding { file: file.clone(), detail })?;
     qdq::fuse(&mut proto);
@@ -82,11 +95,12 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Graph, ConvertErro
     Lowering::new(&typed, &name, &file)?.run()
 }
 
-/// Runs `f`, turning both errors and panics into a message.
+/// Runs `f`, turning both errors and panics into a message: the error's chain of causes on one line (`{:#}`), never
+/// its `Debug` form, which carries a backtrace when `RUST_BACKTRACE` is set.
 fn guarded<T>(f: impl FnOnce() -> TractResult<T>) -> Result<T, String> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{e:?}")),
+        Ok(Err(e)) => Err(format!("{e:#}")),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
@@ -115,7 +129,8 @@ fn fix_input_shapes(model: &mut InferenceModel, options: &ImportOptions, file: &
     for (name, dims) in &options.input_shapes {
         let bad = |detail: String| ConvertError::BadInputShape { file: file.to_string(), input: name.clone(), detail };
         let index = inputs.iter().position(|o| model.node(o.node).name == *name).ok_or_else(|| {
-            let known: Vec<String> = inputs.iter().map(|o| model.node(o.node).name.clone()).collect();
+            let known: Vec<String> =
+                inputs.iter().map(|o| model.node(o.node).name.clone()).map(|n| format!("`{n}`")).collect();
             bad(format!("the model has no such input (its inputs: {})", known.join(", ")))
         })?;
         let fact = model.input_fact(index).map_err(|e| bad(e.to_string()))?.clone();
@@ -163,8 +178,8 @@ impl<'m> Lowering<'m> {
     fn run(mut self) -> Result<Graph, ConvertError> {
         let file = self.file.clone();
         let onnx_err = |detail: String| ConvertError::Onnx { file: file.clone(), detail };
-        let order = self.model.eval_order().map_err(|e| onnx_err(format!("{e:?}")))?;
-        let inputs = self.model.input_outlets().map_err(|e| onnx_err(format!("{e:?}")))?.to_vec();
+        let order = self.model.eval_order().map_err(|e| onnx_err(format!("{e:#}")))?;
+        let inputs = self.model.input_outlets().map_err(|e| onnx_err(format!("{e:#}")))?.to_vec();
         for outlet in &inputs {
             let node = self.model.node(outlet.node);
             let fact = self.fact(*outlet).map_err(|NotSupported(s)| onnx_err(s))?;
@@ -195,7 +210,7 @@ impl<'m> Lowering<'m> {
             let ops = self.unsupported.into_iter().map(|(op, nodes)| Unsupported { op, nodes }).collect();
             return Err(ConvertError::UnsupportedOps { file: self.file, ops });
         }
-        for outlet in self.model.output_outlets().map_err(|e| onnx_err(format!("{e:?}")))? {
+        for outlet in self.model.output_outlets().map_err(|e| onnx_err(format!("{e:#}")))? {
             let name = self
                 .model
                 .outlet_label(*outlet)
@@ -209,7 +224,7 @@ impl<'m> Lowering<'m> {
 
     /// The static dtype and shape of an outlet, None when a dimension is symbolic.
     fn fact(&self, outlet: OutletId) -> Result<Option<(DType, Vec<u64>)>, NotSupported> {
-        let fact = self.model.outlet_fact(outlet).map_err(|e| NotSupported(format!("{e:?}")))?;
+        let fact = self.model.outlet_fact(outlet).map_err(|e| NotSupported(format!("{e:#}")))?;
         let dtype = dtype_of(fact.datum_type)?;
         let shape: Option<Vec<u64>> = fact.shape.iter().map(|d| d.to_i64().ok().map(|v| v as u64)).collect();
         Ok(shape.map(|s| (dtype, s)))

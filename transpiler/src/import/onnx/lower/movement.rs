@@ -70,7 +70,7 @@ impl Lowering<'_> {
             let t = t.cast_to::<i64>().map_err(|e| NotSupported(format!("StridedSlice ({e})")))?;
             t.to_plain_array_view::<i64>()
                 .map(|v| v.iter().copied().collect())
-                .map_err(|e| NotSupported(format!("{e:?}")))
+                .map_err(|e| NotSupported(format!("{e:#}")))
         };
         let x = self.input(node, 0)?;
         let in_shape = self.graph.value(x).shape.clone();
