@@ -5,6 +5,11 @@ use crate::inputs::order_inputs;
 use crate::{Bundle, Result, RunnerError, Tensor};
 
 /// A model loaded on one backend, ready to run.
+///
+/// Natively a session is `Send` (it can move to the thread that runs it) but not `Sync`: a run takes `&mut self`
+/// because it writes the session's working memory (arena, GPU buffers). Threads that run one model at the same time
+/// each load their own session, from one shared [`Bundle`] (which is `Send + Sync`); threads that must share one
+/// session put it behind a `Mutex`, one run at a time. In a browser nothing is `Send`: one session per worker.
 pub struct Session {
     backend: String,
     skipped: Vec<Skip>,
@@ -125,3 +130,17 @@ impl Session {
         Ok(self.outputs.iter().map(|s| s.name.clone()).zip(outputs).collect())
     }
 }
+
+/// The thread rules of [`Session`]'s docs, checked by the compiler on native targets: a change that made a session
+/// lose `Send` or a bundle lose `Sync` (an `Rc` in a backend's executable, a `RefCell` in a source) fails to build.
+#[cfg(not(target_arch = "wasm32"))]
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_sync<T: Send + Sync>() {}
+    send::<Session>();
+    send::<Box<dyn Executable>>();
+    send_sync::<Bundle>();
+    send_sync::<crate::Weights>();
+    send_sync::<Tensor>();
+    send_sync::<RunnerError>();
+};
