@@ -269,10 +269,16 @@ fn classify_chelsea(package: &Path, scratch: &Path, descriptors: &[String], back
 /// The browser's tests, which need the served site and Chromium: `cargo xtask browser-test` runs them.
 pub(crate) const BROWSER_TESTS: &str = "browser.test.mjs";
 
-/// The package's Node tests (`web/test/*.test.mjs` but [`BROWSER_TESTS`]), on the MobileNetV2 bundle.
+/// The package's Node tests (`web/test/*.test.mjs` but [`BROWSER_TESTS`]), on the MobileNetV2 bundle and, for the
+/// soak (`soak.test.mjs`), the tiny-gemm model.
 fn js_tests(package: &Path, scratch: &Path, descriptors: &[String]) -> Result<()> {
     let bundle = scratch.join("mobilenetv2-cli");
     let bundle = if bundle.exists() { bundle } else { mobilenet_bundle(scratch, descriptors)? };
+    let soak = scratch.join("soak-tiny-gemm");
+    let _ = std::fs::remove_dir_all(&soak);
+    let options = ConvertOptions { backends: descriptors.to_vec(), ..ConvertOptions::default() };
+    wdnn_transpiler::convert(&repo_root().join("fixtures/models/errors/tiny_gemm.onnx"), &soak, &options, |_| {})
+        .context("converting the soak bundle")?;
     let tests = repo_root().join("web/test");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&tests)
         .with_context(|| format!("listing {}", tests.display()))?
@@ -288,6 +294,7 @@ fn js_tests(package: &Path, scratch: &Path, descriptors: &[String]) -> Result<()
         .args(&files)
         .env("WDNN_PACKAGE", package)
         .env("WDNN_TEST_BUNDLE", &bundle)
+        .env("WDNN_SOAK_BUNDLE", &soak)
         .env("WDNN_TEST_INPUT", repo_root().join("fixtures/expected/mobilenetv2/chelsea.input.npy"))
         .env("WDNN_TEST_LOGITS", repo_root().join("fixtures/expected/mobilenetv2/chelsea.logits.npy"))
         .status()
