@@ -2,7 +2,7 @@
 //! files to the ones recorded in `fixtures/golden/bundles.txt` (the SHA-256 of every file, per case).
 //!
 //! A refactor that must not change what the converter writes keeps this test green. A change that alters bundles on
-//! purpose re-records them with `WDNN_BLESS=1 cargo test -p wdnn-transpiler --test golden` and says why in its commit.
+//! purpose re-records them with `WDNN_BLESS=1 cargo test --workspace --test golden` and says why in its commit.
 
 mod common;
 
@@ -31,7 +31,8 @@ fn hashes(dir: &Path) -> BTreeMap<String, String> {
 }
 
 fn cases() -> Vec<(&'static str, std::path::PathBuf, ConvertOptions)> {
-    let backends = vec!["fallback".to_string(), "webgpu".to_string()];
+    // Every backend the converter has, so that a move in any backend's codegen or passes is caught.
+    let backends: Vec<String> = wdnn_transpiler::codegen::BACKENDS.iter().map(|b| b.to_string()).collect();
     let f32 = ConvertOptions { backends: backends.clone(), ..ConvertOptions::default() };
     let int8 = ConvertOptions { backends, weights: WeightFormat::Int8, ..ConvertOptions::default() };
     let mobilenet = fixtures().join("models/mobilenetv2-imagenet.onnx");
