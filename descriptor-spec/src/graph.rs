@@ -71,18 +71,13 @@ impl TensorDesc {
 
     /// Number of elements, or None when the product overflows.
     pub fn checked_numel(&self) -> Option<u64> {
-        checked_numel(&self.shape)
+        crate::shape::numel(&self.shape)
     }
 
     /// Size in bytes, or None when it overflows.
     pub fn checked_byte_size(&self) -> Option<u64> {
-        self.checked_numel()?.checked_mul(self.dtype.size() as u64)
+        crate::shape::byte_size(&self.shape, self.dtype.size())
     }
-}
-
-/// The product of a shape's extents, or None when it overflows `u64`.
-pub fn checked_numel(shape: &[u64]) -> Option<u64> {
-    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
 }
 
 /// Where a tensor's values live (SPEC §4.2).

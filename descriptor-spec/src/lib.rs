@@ -17,6 +17,7 @@ mod limits;
 pub mod manifest;
 pub mod op;
 pub mod packing;
+pub mod shape;
 pub mod validate;
 pub mod weights;
 

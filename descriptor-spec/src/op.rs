@@ -378,6 +378,13 @@ impl std::fmt::Display for OpKind {
     }
 }
 
+/// The bias slot of SPEC §5.4 for an op with epilogue `steps` and `n_inputs` inputs: input 2, when there is one and no
+/// step names it as its operand. [`Op::bias_input`] for an op at hand.
+pub fn bias_input(steps: &[EpilogueStep], n_inputs: usize) -> Option<usize> {
+    let named = steps.iter().any(|s| matches!(s, EpilogueStep::Binary { operand: 2, .. }));
+    (n_inputs > 2 && !named).then_some(2)
+}
+
 fn default_cubic_a() -> f32 {
     -0.75
 }
@@ -386,6 +393,13 @@ impl Op {
     /// The variant's name, as encoded in the `type` key.
     pub fn name(&self) -> &'static str {
         self.kind().name()
+    }
+
+    /// The input that holds the bias of an op with an epilogue (SPEC §5.4): input 2 of a Conv, ConvTranspose or
+    /// MatMul that has `n_inputs > 2` and whose epilogue names input 2 in no step. An epilogue step that names input 2
+    /// (an added tensor) makes it an operand instead, and then there is no bias.
+    pub fn bias_input(&self, n_inputs: usize) -> Option<usize> {
+        bias_input(self.epilogue()?, n_inputs)
     }
 
     /// The epilogue of ops that have one.
@@ -708,6 +722,25 @@ pub enum NearestMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bias_is_input_2_unless_a_step_names_it() {
+        let add2 = [EpilogueStep::Binary { fun: BinaryFn::Add, operand: 2, operand_first: false }];
+        let add3 = [EpilogueStep::Binary { fun: BinaryFn::Add, operand: 3, operand_first: false }];
+        assert_eq!(bias_input(&[], 3), Some(2));
+        assert_eq!(bias_input(&[], 2), None);
+        assert_eq!(bias_input(&add2, 3), None);
+        assert_eq!(bias_input(&add3, 4), Some(2));
+        let matmul = |epilogue: &[EpilogueStep]| Op::MatMul {
+            transpose_a: false,
+            transpose_b: false,
+            epilogue: epilogue.to_vec(),
+        };
+        assert_eq!(matmul(&[]).bias_input(3), Some(2));
+        assert_eq!(matmul(&add2).bias_input(3), None);
+        // Only ops with an epilogue have a bias slot: a LayerNorm's input 2 is its own, not SPEC §5.4's.
+        assert_eq!(Op::Softmax { axis: 1 }.bias_input(3), None);
+    }
 
     #[test]
     fn kinds_index_their_table_and_name_the_variant() {

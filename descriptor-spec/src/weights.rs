@@ -339,7 +339,7 @@ impl WeightEntry {
                 };
                 let axis = *axis as usize;
                 let channels = usize::try_from(*self.shape.get(axis).ok_or_else(bad)?).map_err(|_| bad())?;
-                let inner = crate::graph::checked_numel(&self.shape[axis + 1..])
+                let inner = crate::shape::numel(&self.shape[axis + 1..])
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or_else(bad)?;
                 let at = usize::try_from(*scales_offset).map_err(|_| bad())?;

@@ -60,7 +60,7 @@ impl Element for bool {
 /// Number of elements of a shape, saturating at `u64::MAX` (no real buffer holds that many, so a comparison with
 /// one's length fails instead of overflowing).
 pub(crate) fn numel(shape: &[u64]) -> u64 {
-    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
+    wdnn_descriptor_spec::shape::numel(shape).unwrap_or(u64::MAX)
 }
 
 impl Tensor {

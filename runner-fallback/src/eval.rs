@@ -24,7 +24,7 @@ use crate::kernels::shape;
 /// supports f16. Ops whose ONNX form took attributes as inputs (Reshape's shape, Slice's starts…) ignore extra inputs.
 pub fn eval(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Result<Vec<Tensor>, EvalError> {
     let results = if op.channels_last() {
-        crate::kernels::channels_last::eval(op, inputs, outputs)?
+        crate::kernels::channels_last::eval(op, inputs, outputs, eval)?
     } else if computes_in_f32(op) && involves_f16(inputs, outputs) {
         eval_f16_in_f32(op, inputs, outputs)?
     } else {

@@ -8,6 +8,8 @@
 
 use core::ops::Range;
 
+use wdnn_descriptor_spec::shape;
+
 use crate::epilogue::{Epilogue, VectorBinary, VectorUnary};
 use crate::simd::{F32x4, LANES};
 
@@ -98,30 +100,15 @@ impl Broadcast {
     /// Plans `a` and `b` broadcast to `out` (ONNX multidirectional broadcasting; `out` must be the broadcast shape).
     pub fn new(a: &[usize], b: &[usize], out: &[usize]) -> Result<Self, ElementwiseError> {
         let bad = || ElementwiseError::Broadcast { a: a.to_vec(), b: b.to_vec(), out: out.to_vec() };
-        if a.len() > out.len() || b.len() > out.len() {
-            return Err(bad());
-        }
         let rank = out.len();
-        let aligned = |s: &[usize]| -> Vec<usize> {
-            let mut v = vec![1; rank - s.len()];
-            v.extend_from_slice(s);
-            v
-        };
-        let (a_al, b_al) = (aligned(a), aligned(b));
+        // The operands' strides against the output are the format's rule (`shape::broadcast_strides`); they index
+        // buffers the caller holds, so they fit a usize.
+        let wide = |s: &[usize]| s.iter().map(|&d| d as u64).collect::<Vec<u64>>();
         let strides = |s: &[usize]| -> Result<Vec<usize>, ElementwiseError> {
-            let mut st = vec![0; rank];
-            let mut acc = 1;
-            for d in (0..rank).rev() {
-                if s[d] == out[d] {
-                    st[d] = if s[d] == 1 { 0 } else { acc };
-                } else if s[d] != 1 {
-                    return Err(bad());
-                }
-                acc *= s[d];
-            }
-            Ok(st)
+            let st = shape::broadcast_strides(&wide(s), &wide(out)).ok_or_else(bad)?;
+            Ok(st.into_iter().map(|d| d as usize).collect())
         };
-        let (sa, sb) = (strides(&a_al)?, strides(&b_al)?);
+        let (sa, sb) = (strides(a)?, strides(b)?);
         // Merge axis d into the axis after it when both operands step through them as one.
         let mut dims: Vec<usize> = Vec::new();
         let (mut as_, mut bs) = (Vec::new(), Vec::new());

@@ -4,26 +4,13 @@
 use crate::DType;
 use crate::graph::{Graph, KernelPayload, TensorDesc};
 use crate::op::{EpilogueStep, Op, UnaryFn};
+use crate::shape::broadcast_shape as broadcast;
 
 /// A failed check: the field and what is wrong with it.
 pub(super) type Check = std::result::Result<(), (String, String)>;
 
 fn fail(field: impl Into<String>, detail: impl Into<String>) -> Check {
     Err((field.into(), detail.into()))
-}
-
-/// ONNX multidirectional broadcasting of two shapes, or None when they do not broadcast.
-fn broadcast(a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
-    let rank = a.len().max(b.len());
-    let at = |s: &[u64], i: usize| if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 };
-    (0..rank)
-        .map(|i| match (at(a, i), at(b, i)) {
-            (x, y) if x == y => Some(x),
-            (1, y) => Some(y),
-            (x, 1) => Some(x),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Checks kernel `index` of a graph whose ids are in range.
@@ -355,17 +342,5 @@ pub(super) fn check(graph: &Graph, index: usize) -> Check {
             }
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::broadcast;
-
-    #[test]
-    fn broadcasting() {
-        assert_eq!(broadcast(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
-        assert_eq!(broadcast(&[], &[5]), Some(vec![5]));
-        assert_eq!(broadcast(&[2], &[3]), None);
     }
 }

@@ -1,23 +1,16 @@
 //! NHWC (`channels_last`) spatial ops: the reference computes them in NCHW between two transposes, then applies
 //! the epilogue in NHWC, where its operands live. Slow, but obviously equivalent, which is what an oracle needs.
 
-use wdnn_descriptor_spec::{DType, Op};
+use wdnn_descriptor_spec::{DType, Op, shape};
 use wdnn_runner_core::Tensor;
 
 use super::epilogue;
 use super::shape::transpose;
 use crate::error::{Result, invalid};
 
-/// The permutation from NCHW to NHWC for rank `rank`, and its inverse.
-fn perms(rank: usize) -> (Vec<u32>, Vec<u32>) {
-    let r = rank as u32;
-    let to_last: Vec<u32> = std::iter::once(0).chain(2..r).chain(std::iter::once(1)).collect();
-    let to_first: Vec<u32> = std::iter::once(0).chain(std::iter::once(r - 1)).chain(1..r - 1).collect();
-    (to_last, to_first)
-}
-
-fn permuted(shape: &[u64], perm: &[u32]) -> Vec<u64> {
-    perm.iter().map(|&p| shape[p as usize]).collect()
+/// `shape` transposed by `perm` (the format's rule, `shape::permute`).
+fn permuted(shape: &[u64], perm: &[u32]) -> Result<Vec<u64>> {
+    shape::permute(shape, perm).ok_or_else(|| invalid(format!("permutation {perm:?} does not fit shape {shape:?}")))
 }
 
 /// The same op in NCHW with no epilogue.
@@ -34,8 +27,11 @@ fn channels_first(op: &Op) -> Op {
     op
 }
 
-/// Evaluates a `channels_last` spatial op.
-pub(crate) fn eval(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -> Result<Vec<Tensor>> {
+/// How the NCHW op is evaluated: the caller's dispatcher, passed in so that this adapter does not import it back.
+pub(crate) type Nchw = fn(&Op, &[&Tensor], &[(DType, Vec<u64>)]) -> Result<Vec<Tensor>>;
+
+/// Evaluates a `channels_last` spatial op: its NCHW form through `nchw` between two transposes.
+pub(crate) fn eval(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)], nchw: Nchw) -> Result<Vec<Tensor>> {
     let (Some(x), [(dtype, out_shape)]) = (inputs.first(), outputs) else {
         return Err(invalid(format!("{} (channels last) needs an input and one output", op.name())));
     };
@@ -43,15 +39,15 @@ pub(crate) fn eval(op: &Op, inputs: &[&Tensor], outputs: &[(DType, Vec<u64>)]) -
     if rank < 3 || out_shape.len() != rank {
         return Err(invalid(format!("{} (channels last) needs rank ≥ 3 activations", op.name())));
     }
-    let (to_last, to_first) = perms(rank);
-    let x_first = transpose(x, &to_first, &(x.dtype(), permuted(x.shape(), &to_first)))?;
+    let (to_last, to_first) = (shape::to_channels_last(rank), shape::to_channels_first(rank));
+    let x_first = transpose(x, &to_first, &(x.dtype(), permuted(x.shape(), &to_first)?))?;
     let steps = op.epilogue().unwrap_or(&[]);
     let mut own = vec![&x_first];
     if matches!(op, Op::Conv { .. } | Op::ConvTranspose { .. }) {
         own.extend(inputs.get(1).copied());
-        own.extend(epilogue::own_input(inputs, steps, 2));
+        own.extend(epilogue::bias(inputs, steps));
     }
-    let y = crate::eval::eval(&channels_first(op), &own, &[(*dtype, permuted(out_shape, &to_first))])
+    let y = nchw(&channels_first(op), &own, &[(*dtype, permuted(out_shape, &to_first)?)])
         .map_err(|e| invalid(e.to_string()))?;
     let y_last = transpose(&y[0], &to_last, &(*dtype, out_shape.clone()))?;
     if steps.is_empty() {

@@ -83,7 +83,7 @@ fn prepare<'a>(
     let [x, w, ..] = inputs else {
         return Err(invalid(format!("{op} needs an input and weights")));
     };
-    let bias = epilogue::own_input(inputs, attrs.epilogue, 2);
+    let bias = epilogue::bias(inputs, attrs.epilogue);
     let dt = x.dtype();
     if w.dtype() != dt || out.0 != dt || bias.is_some_and(|b| b.dtype() != dt) {
         return Err(invalid(format!("{op} of {dt} with {} weights into {}", w.dtype(), out.0)));

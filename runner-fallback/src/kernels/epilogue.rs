@@ -3,7 +3,7 @@
 //! Operands are kernel inputs named by index. An op's optional third input (Conv's bias, MatMul's `C`) is therefore
 //! only its own when no step names index 2 as its operand: `[x, w, residual]` with a step on operand 2 has no bias.
 
-use wdnn_descriptor_spec::{DType, EpilogueStep};
+use wdnn_descriptor_spec::{DType, EpilogueStep, op};
 use wdnn_runner_core::Tensor;
 
 use super::elementwise::{num_fn, unary_f64};
@@ -11,11 +11,9 @@ use super::layout::{broadcast_strides, dims, walk};
 use super::types::{Float, to_tensor, values};
 use crate::error::{Result, invalid, unsupported};
 
-/// Input `index`, when present and not used as an epilogue operand.
-pub(crate) fn own_input<'a>(inputs: &[&'a Tensor], steps: &[EpilogueStep], index: usize) -> Option<&'a Tensor> {
-    let is_operand =
-        steps.iter().any(|s| matches!(s, EpilogueStep::Binary { operand, .. } if *operand as usize == index));
-    if is_operand { None } else { inputs.get(index).copied() }
+/// The op's own bias (or MatMul's `C`), by the format's rule (`op::bias_input`, SPEC §5.4).
+pub(crate) fn bias<'a>(inputs: &[&'a Tensor], steps: &[EpilogueStep]) -> Option<&'a Tensor> {
+    op::bias_input(steps, inputs.len()).and_then(|i| inputs.get(i).copied())
 }
 
 /// Applies `steps` in order to every value of `y` (of shape `shape`).
@@ -97,8 +95,8 @@ mod tests {
             Tensor::zeros(wdnn_descriptor_spec::DType::F32, &[1]),
         );
         let steps = [EpilogueStep::Binary { fun: BinaryFn::Add, operand: 2, operand_first: false }];
-        assert!(own_input(&[&x, &w, &r], &steps, 2).is_none());
-        assert!(own_input(&[&x, &w, &r], &[], 2).is_some());
-        assert!(own_input(&[&x, &w], &[], 2).is_none());
+        assert!(bias(&[&x, &w, &r], &steps).is_none());
+        assert!(bias(&[&x, &w, &r], &[]).is_some());
+        assert!(bias(&[&x, &w], &[]).is_none());
     }
 }

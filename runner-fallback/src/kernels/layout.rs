@@ -1,4 +1,8 @@
-//! Shapes, strides, numpy broadcasting, and the one gather that data-movement ops share.
+//! Shapes, strides, numpy broadcasting, and the one gather that data-movement ops share. The rules themselves
+//! (strides, broadcasting) are the format's, from `descriptor_spec::shape`; this module adds the `usize` view of a
+//! shape whose size has been checked to be addressable.
+
+use wdnn_descriptor_spec::shape;
 
 use crate::error::{Result, invalid};
 
@@ -26,13 +30,19 @@ pub(crate) fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
-/// Row-major strides, in elements.
+/// Row-major strides, in elements (the format's rule, `shape::strides`).
 pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
+    from_u64(shape::strides(&to_u64(shape)))
+}
+
+/// A checked shape in the format's `u64`s, for the rules in `descriptor_spec::shape`.
+fn to_u64(shape: &[usize]) -> Vec<u64> {
+    shape.iter().map(|&d| d as u64).collect()
+}
+
+/// Back from the format's `u64`s: extents and strides of a shape checked by [`dims`] fit a `usize`.
+fn from_u64(values: Vec<u64>) -> Vec<usize> {
+    values.into_iter().map(|v| v as usize).collect()
 }
 
 /// `(outer, len, inner)`: the element counts before, along and after `axis`.
@@ -43,37 +53,17 @@ pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> Result<(usize, usiz
     Ok((numel(&shape[..axis]), shape[axis], numel(&shape[axis + 1..])))
 }
 
-/// The numpy broadcast of two shapes.
+/// The numpy broadcast of two shapes (the format's rule, `shape::broadcast_shape`).
 pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
-    let rank = a.len().max(b.len());
-    let dim = |s: &[usize], i: usize| {
-        if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 }
-    };
-    (0..rank)
-        .map(|i| match (dim(a, i), dim(b, i)) {
-            (x, y) if x == y || y == 1 => Ok(x),
-            (1, y) => Ok(y),
-            _ => Err(invalid(format!("shapes {a:?} and {b:?} do not broadcast"))),
-        })
-        .collect()
+    let both = shape::broadcast_shape(&to_u64(a), &to_u64(b));
+    both.map(from_u64).ok_or_else(|| invalid(format!("shapes {a:?} and {b:?} do not broadcast")))
 }
 
-/// Strides (in elements of `input`) that read `input` broadcast to `out`: 0 along broadcast axes.
+/// Strides (in elements of `input`) that read `input` broadcast to `out`: 0 along broadcast axes
+/// (`shape::broadcast_strides`).
 pub(crate) fn broadcast_strides(input: &[usize], out: &[usize]) -> Result<Vec<usize>> {
-    let bad = || invalid(format!("shape {input:?} does not broadcast to {out:?}"));
-    if input.len() > out.len() {
-        return Err(bad());
-    }
-    let lead = out.len() - input.len();
-    let own = strides(input);
-    (0..out.len())
-        .map(|i| match i.checked_sub(lead) {
-            None => Ok(0),
-            Some(j) if input[j] == out[i] => Ok(if input[j] == 1 { 0 } else { own[j] }),
-            Some(j) if input[j] == 1 => Ok(0),
-            Some(_) => Err(bad()),
-        })
-        .collect()
+    let strides = shape::broadcast_strides(&to_u64(input), &to_u64(out));
+    strides.map(from_u64).ok_or_else(|| invalid(format!("shape {input:?} does not broadcast to {out:?}")))
 }
 
 /// Calls `f` with the offsets of `N` strided operands for every index of `shape`, in row-major order.

@@ -128,7 +128,7 @@ pub(crate) fn matmul(
     let [a, b, ..] = inputs else {
         return Err(invalid("MatMul needs two inputs"));
     };
-    let bias = epilogue::own_input(inputs, steps, 2);
+    let bias = epilogue::bias(inputs, steps);
     let dt = a.dtype();
     if b.dtype() != dt || out.0 != dt || bias.is_some_and(|c| c.dtype() != dt) {
         return Err(invalid(format!("MatMul of {} and {} into {}", dt, b.dtype(), out.0)));

@@ -8,7 +8,9 @@
 use core::ops::Range;
 
 use wdnn_descriptor_spec::packing::{self, MatrixOrder, PackedLayout};
-use wdnn_descriptor_spec::{DType, EpilogueStep, Graph, Kernel, KernelPayload, Op, Storage, TensorDesc, TensorId};
+use wdnn_descriptor_spec::{
+    DType, EpilogueStep, Graph, Kernel, KernelPayload, Op, Storage, TensorDesc, TensorId, op, shape,
+};
 
 use crate::conv::{Algorithm, Conv2d, ConvGeometry, WinogradTile, depthwise};
 use crate::elementwise::Broadcast;
@@ -188,7 +190,7 @@ fn dims(t: &TensorDesc) -> Option<Vec<usize>> {
 }
 
 fn numel(t: &TensorDesc) -> Option<usize> {
-    dims(t)?.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+    usize::try_from(shape::numel(&t.shape)?).ok()
 }
 
 /// The arena range (in f32 values) of an f32 arena tensor.
@@ -280,7 +282,7 @@ fn steps(
     Ok(Some(planned))
 }
 
-/// The bias at input 2 of a Conv or MatMul (unless an epilogue step names input 2), as `n` f32 values of a weight;
+/// The bias of a Conv or MatMul (the format's slot, `op::bias_input`), as `n` f32 values of a weight;
 /// `Err(())` when there is one that is not such a weight.
 fn bias(
     graph: &Graph,
@@ -289,8 +291,7 @@ fn bias(
     n: usize,
     store: &mut dyn WeightStore,
 ) -> Result<Option<Vec<f32>>, ()> {
-    let named = epilogue.iter().any(|s| matches!(s, EpilogueStep::Binary { operand: 2, .. }));
-    let Some(&id) = k.inputs.get(2).filter(|_| !named) else { return Ok(None) };
+    let Some(&id) = op::bias_input(epilogue, k.inputs.len()).and_then(|i| k.inputs.get(i)) else { return Ok(None) };
     let t = tensor(graph, id).ok_or(())?;
     let along_last = t.shape.iter().rev().skip(1).all(|&d| d == 1);
     if numel(t) != Some(n) || !along_last || !matches!(t.storage, Storage::Weight { .. }) {

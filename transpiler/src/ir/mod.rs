@@ -14,7 +14,7 @@ pub use verify::{VerifyError, verify};
 use std::fmt;
 
 use wdnn_descriptor_spec::packing::PackedLayout;
-use wdnn_descriptor_spec::{DType, Op};
+use wdnn_descriptor_spec::{DType, Op, shape};
 use wdnn_runner_core::Tensor;
 
 /// Index of a value in [`Graph::values`].
@@ -39,14 +39,15 @@ pub struct Value {
 }
 
 impl Value {
-    /// Number of elements.
+    /// Number of elements, saturating at `u64::MAX` (the format's `shape::numel`; an imported shape is untrusted,
+    /// and a saturated count fails every size check instead of wrapping).
     pub fn numel(&self) -> u64 {
-        self.shape.iter().product()
+        shape::numel(&self.shape).unwrap_or(u64::MAX)
     }
 
-    /// Size in bytes.
+    /// Size in bytes, saturating like [`Value::numel`].
     pub fn byte_size(&self) -> u64 {
-        self.numel() * self.dtype.size() as u64
+        shape::byte_size(&self.shape, self.dtype.size()).unwrap_or(u64::MAX)
     }
 }
 

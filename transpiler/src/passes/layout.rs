@@ -8,22 +8,15 @@
 //! transposes remain only at the model's edges and around ops that need NCHW (a flatten before a classifier).
 //! Constant operands' transposes are folded afterwards by `fold_constants`.
 
-use wdnn_descriptor_spec::{EpilogueStep, Op};
+use wdnn_descriptor_spec::{EpilogueStep, Op, shape};
 
 use crate::ir::{Graph, Node, ValueId};
 
 use super::PassStats;
 
-/// NCHW→NHWC and NHWC→NCHW permutations for `rank`.
-fn perms(rank: usize) -> (Vec<u32>, Vec<u32>) {
-    let r = rank as u32;
-    let to_last = std::iter::once(0).chain(2..r).chain(std::iter::once(1)).collect();
-    let to_first = std::iter::once(0).chain(std::iter::once(r - 1)).chain(1..r - 1).collect();
-    (to_last, to_first)
-}
-
+/// `shape` transposed by `perm`, a permutation of its own rank (the callers pad shapes to it first).
 fn permuted(shape: &[u64], perm: &[u32]) -> Vec<u64> {
-    perm.iter().map(|&p| shape[p as usize]).collect()
+    shape::permute(shape, perm).expect("a permutation of the shape's own rank")
 }
 
 fn set_channels_last(op: &mut Op) {
@@ -49,7 +42,7 @@ pub fn to_channels_last(graph: &mut Graph) -> PassStats {
             nodes.push(node);
             continue;
         }
-        let (to_last, to_first) = perms(rank);
+        let (to_last, to_first) = (shape::to_channels_last(rank), shape::to_channels_first(rank));
         let mut transpose_in = |graph: &mut Graph, nodes: &mut Vec<Node>, v: ValueId| -> ValueId {
             let value = graph.value(v).clone();
             let mut current = v;

@@ -178,10 +178,9 @@ pub(super) fn store_body(
     s
 }
 
-/// The bias input of a Conv/MatMul (input 2 unless an epilogue step names it).
+/// The bias input of a Conv/MatMul (the format's slot, `Op::bias_input`).
 pub(super) fn bias_slot(ctx: &Ctx) -> Option<usize> {
-    let steps = ctx.kernel.op.epilogue().unwrap_or(&[]);
-    (ctx.kernel.inputs.len() > 2 && !wgsl::step_operands(steps).contains(&2)).then_some(2)
+    ctx.kernel.op.bias_input(ctx.kernel.inputs.len())
 }
 
 pub(super) fn matmul(ctx: &Ctx) -> Result<Generated, NoKernel> {

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use wdnn_descriptor_spec::{DType, Op, PadMode, ResizeMode};
+use wdnn_descriptor_spec::{DType, Op, PadMode, ResizeMode, shape};
 
 use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
 use crate::codegen::NoKernel;
@@ -25,7 +25,7 @@ fn word(dtype: DType) -> Result<&'static str, NoKernel> {
 
 /// `let c{a} = …;` for every axis of `shape`, from the flat index `i`.
 fn coords(shape: &[u64]) -> String {
-    let st = wgsl::strides(shape);
+    let st = shape::strides(shape);
     let mut s = String::new();
     for (a, (&d, &stride)) in shape.iter().zip(&st).enumerate() {
         let q = if stride == 1 { "i".to_string() } else { format!("(i / {})", u(stride)) };
@@ -65,7 +65,7 @@ pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
     }
     wgsl::fits_u32(&[x.numel(), out.numel()])?;
     let rank = out.shape.len();
-    let ist = wgsl::strides(&x.shape);
+    let ist = shape::strides(&x.shape);
     let mut extra = String::new();
     // Slots bound: only the data, except for Gather's indices.
     let mut skip: Vec<usize> = (1..ctx.kernel.inputs.len()).collect();
@@ -167,7 +167,7 @@ pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
                     no_kernel!("a Gather of {:?} by indices {:?} to {:?}", x.shape, idx.shape, out.shape);
                 }
                 let mut j = vec!["0u".to_string()];
-                let jst = wgsl::strides(&idx.shape);
+                let jst = shape::strides(&idx.shape);
                 for t in 0..q {
                     j.push(format!("c{} * {}", axis + t, u(jst[t])));
                 }
@@ -294,7 +294,7 @@ pub(super) fn resize(ctx: &Ctx) -> Result<Generated, NoKernel> {
         no_kernel!("a Resize from rank {rank} to rank {}", out.shape.len());
     }
     wgsl::fits_u32(&[x.numel(), out.numel()])?;
-    let ist = wgsl::strides(&x.shape);
+    let ist = shape::strides(&x.shape);
     let skip: Vec<usize> = (1..ctx.kernel.inputs.len()).collect();
     let b = Binder::new(ctx, &skip, "f32")?;
     let mut tables = String::new();

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use wdnn_descriptor_spec::ReduceFn;
+use wdnn_descriptor_spec::{ReduceFn, shape};
 
 use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
 use crate::codegen::NoKernel;
@@ -90,7 +90,7 @@ pub(super) fn reduce(ctx: &Ctx, fun: ReduceFn, axes: &[u32]) -> Result<Generated
         no_kernel!("a reduction of {:?} over axes {axes:?}", x.shape);
     }
     wgsl::fits_u32(&[x.numel()])?;
-    let st = wgsl::strides(&x.shape);
+    let st = shape::strides(&x.shape);
     let reduced: Vec<usize> = (0..rank).filter(|a| axes.contains(&(*a as u32))).collect();
     let kept: Vec<usize> = (0..rank).filter(|a| !axes.contains(&(*a as u32))).collect();
     let count = reduced.iter().map(|&a| x.shape[a]).product::<u64>();

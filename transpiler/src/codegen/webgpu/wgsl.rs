@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use wdnn_descriptor_spec::{BinaryFn, DType, EpilogueStep, Kernel, Storage, TensorDesc, TensorId, UnaryFn};
+use wdnn_descriptor_spec::{BinaryFn, DType, EpilogueStep, Kernel, Storage, TensorDesc, TensorId, UnaryFn, shape};
 use wdnn_runner_core::Tensor;
 
 use super::WebGpuTuning;
@@ -173,17 +173,10 @@ pub(crate) fn fits_u32(sizes: &[u64]) -> Result<(), NoKernel> {
     }
 }
 
-/// Row-major strides.
-pub(crate) fn strides(shape: &[u64]) -> Vec<u64> {
-    let mut s = vec![1u64; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
-
+/// Elements of (part of) a validated tensor's shape, saturating like `TensorDesc::numel` (the format's
+/// `shape::numel`); kernels check sizes against u32 arithmetic with [`fits_u32`].
 pub(crate) fn numel(shape: &[u64]) -> u64 {
-    shape.iter().product()
+    shape::numel(shape).unwrap_or(u64::MAX)
 }
 
 /// Helper functions a body may call, appended when used.
@@ -334,9 +327,9 @@ pub(crate) fn bcast_index(out: &[u64], inp: &[u64], i: &str) -> Result<String, N
         }
     }
     let dims: Vec<u64> = axes.iter().map(|a| a.0).collect();
-    let ostr = strides(&dims);
+    let ostr = shape::strides(&dims);
     let kept_dims: Vec<u64> = axes.iter().filter(|a| a.1).map(|a| a.0).collect();
-    let istr = strides(&kept_dims);
+    let istr = shape::strides(&kept_dims);
     let mut terms = Vec::new();
     let mut k = 0;
     for (a, &(extent, kept)) in axes.iter().enumerate() {

@@ -16,7 +16,7 @@ mod matmul_weights;
 mod winograd_weights;
 
 use wdnn_descriptor_spec::packing::PackedLayout;
-use wdnn_descriptor_spec::{DType, EpilogueStep, Op};
+use wdnn_descriptor_spec::{DType, EpilogueStep, Op, op};
 use wdnn_runner_core::Tensor;
 use wdnn_runner_wasm::conv::ConvGeometry;
 use wdnn_runner_wasm::epilogue::{Operand, VectorBinary, VectorUnary};
@@ -49,11 +49,12 @@ fn unpacked_f32(graph: &Graph, v: ValueId) -> Option<Vec<f32>> {
     graph.packed_layout(v).is_none().then(|| graph.constant_f32(v)).flatten()
 }
 
-/// The bias of a Conv or MatMul node: input 2 when no epilogue step names it as an operand. `Some(None)` when there
+/// The bias of a Conv or MatMul node (the format's slot, `op::bias_input`). `Some(None)` when there
 /// is none, `None` when there is one that cannot be folded into panels (not a constant of `n` values).
 fn bias(graph: &Graph, node: &Node, epilogue: &[EpilogueStep], n: usize) -> Option<Option<Vec<f32>>> {
-    let named = epilogue.iter().any(|s| matches!(s, EpilogueStep::Binary { operand: 2, .. }));
-    let Some(&b) = node.inputs.get(2).filter(|_| !named) else { return Some(None) };
+    let Some(&b) = op::bias_input(epilogue, node.inputs.len()).and_then(|i| node.inputs.get(i)) else {
+        return Some(None);
+    };
     let value = graph.value(b);
     let along_last = value.shape.iter().rev().skip(1).all(|&d| d == 1);
     let values = graph.constant_f32(b).filter(|v| v.len() == n && along_last)?;

@@ -6,13 +6,12 @@
 //! Only convolutions with a constant weight (and bias), batch 1 and NCHW activations are split; the result computes
 //! the same values in another summation order. It is an optimization and may be skipped.
 
-use wdnn_descriptor_spec::{EpilogueStep, Op};
+use wdnn_descriptor_spec::{EpilogueStep, Op, op};
 use wdnn_runner_core::Tensor;
 
 use super::internal;
 use crate::codegen::webgpu::WebGpuTuning;
 use crate::codegen::webgpu::gemm::gemm_threads;
-use crate::codegen::webgpu::wgsl::step_operands;
 use crate::error::ConvertError;
 use crate::ir::{Graph, Node};
 use crate::passes::PassStats;
@@ -43,8 +42,7 @@ fn conv_split(graph: &Graph, node: &Node, tuning: &WebGpuTuning) -> Option<u64> 
         return None;
     };
     let w = graph.constant(*node.inputs.get(1)?)?;
-    let operands = step_operands(node.op.epilogue().unwrap_or(&[]));
-    if node.inputs.len() > 2 && !operands.contains(&2) && graph.constant(node.inputs[2]).is_none() {
+    if node.op.bias_input(node.inputs.len()).is_some_and(|b| graph.constant(node.inputs[b]).is_none()) {
         return None;
     }
     let (x, y) = (graph.value(node.inputs[0]), graph.value(*node.outputs.first()?));
@@ -115,8 +113,7 @@ fn split_conv(graph: &mut Graph, node: Node, parts: u64, out: &mut Vec<Node>) ->
         inputs: vec![partial],
         outputs: vec![stacked],
     });
-    let operands = step_operands(&epilogue);
-    let bias = (node.inputs.len() > 2 && !operands.contains(&2)).then(|| node.inputs[2]);
+    let bias = op::bias_input(&epilogue, node.inputs.len()).map(|i| node.inputs[i]);
     if bias.is_none() && epilogue.is_empty() {
         out.push(Node {
             name: format!("{}/sum", node.name),

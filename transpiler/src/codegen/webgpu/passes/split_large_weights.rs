@@ -6,11 +6,10 @@
 //! So every binding of a webgpu descriptor fits an adapter with WebGPU's default limits: VGG-19's 411 MB `fc6`
 //! weight becomes four MatMuls of 103 MB. That is a guarantee of the descriptor, so this pass cannot be skipped.
 
-use wdnn_descriptor_spec::{EpilogueStep, Op};
+use wdnn_descriptor_spec::{EpilogueStep, Op, op};
 use wdnn_runner_core::Tensor;
 
 use super::internal;
-use crate::codegen::webgpu::wgsl::step_operands;
 use crate::error::ConvertError;
 use crate::ir::{Graph, Node, ValueId};
 use crate::passes::PassStats;
@@ -85,8 +84,7 @@ fn split(graph: &mut Graph, node: Node, weight: &Tensor, nk: bool, out: &mut Vec
     if cols_per_part as u64 * bytes_per_col > MAX_BINDING_BYTES {
         return Err(internal(PASS, format!("cannot split the weight of `{}` into bindings of 128 MiB", node.name)));
     }
-    let operands = step_operands(&epilogue);
-    let bias = (node.inputs.len() > 2 && !operands.contains(&2)).then(|| node.inputs[2]);
+    let bias = op::bias_input(&epilogue, node.inputs.len()).map(|i| node.inputs[i]);
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut p = 0;
