@@ -1,15 +1,21 @@
-//! The runner backends compiled into xtask, in one place: `run` and `conformance` both pick from this list.
+//! The runner backends compiled into xtask, in one place: `run`, `conformance` and `exported` all pick from this
+//! registry. The order `auto` tries them in and the `WDNN_BACKEND` override are runner-core's ([`Registry`]).
 
-use wdnn_runner_core::Backend;
+use wdnn_runner_core::{Backend, Registry};
 
-/// The backends compiled into this binary, best first.
+/// The registry of the backends compiled into this binary.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    registry.register("webgpu", || Box::new(wdnn_runner_webgpu::WebGpuBackend::new(webgpu_options())));
+    // Natively this runs the SIMD kernels on SSE2; the wasm32 build runs in Node (the wasm-package's runner).
+    registry.register("wasm", || Box::new(wdnn_runner_wasm::backend::WasmBackend));
+    registry.register("fallback", || Box::new(wdnn_runner_fallback::FallbackBackend));
+    registry
+}
+
+/// One instance of every backend compiled into this binary, best first (runner-core's default order).
 pub fn available_backends() -> Vec<Box<dyn Backend>> {
-    vec![
-        Box::new(wdnn_runner_webgpu::WebGpuBackend::new(webgpu_options())),
-        // Natively this runs the SIMD kernels on SSE2; the wasm32 build runs in Node (the wasm-package's runner).
-        Box::new(wdnn_runner_wasm::backend::WasmBackend),
-        Box::new(wdnn_runner_fallback::FallbackBackend),
-    ]
+    registry().backends()
 }
 
 /// WebGPU options from the environment: `WDNN_WEBGPU_TIMESTAMPS=1` measures GPU time, `WDNN_WEBGPU_TRUSTED=1` skips

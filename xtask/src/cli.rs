@@ -8,11 +8,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use wdnn_runner_core::spec::Preprocessing;
-use wdnn_runner_core::{Backend, Bundle, Tensor};
+use wdnn_runner_core::{Bundle, Tensor};
 use wdnn_transpiler::pipeline::{PassReport, PassSelection, ScheduleReport};
 use wdnn_transpiler::{ConvertError, ConvertOptions, Layout, TargetOptions, WebGpuTuning, WeightFormat};
 
-use crate::backends::available_backends;
 use crate::{image_input, npy, repo_root};
 
 /// wdnn: run trained neural networks in the browser and natively.
@@ -109,7 +108,7 @@ pub struct ConvertArgs {
 pub struct RunArgs {
     /// The bundle directory.
     bundle: PathBuf,
-    /// `auto` (the best available), or a backend name.
+    /// `auto` (runner-core's default order, or the `WDNN_BACKEND` override), or backend names, comma separated.
     #[arg(long, default_value = "auto")]
     backend: String,
     /// After the first run, time this many more and print the median milliseconds per run.
@@ -284,17 +283,10 @@ fn print_schedule(schedule: &ScheduleReport) {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let bundle = Bundle::open(&args.bundle).with_context(|| format!("opening bundle {}", args.bundle.display()))?;
-    let backends = available_backends();
-    let order: Vec<&dyn Backend> = match args.backend.as_str() {
-        "auto" => backends.iter().map(|b| b.as_ref()).collect(),
-        name => {
-            let chosen = backends.iter().find(|b| b.name() == name).with_context(|| {
-                let known: Vec<&str> = backends.iter().map(|b| b.name()).collect();
-                format!("unknown backend `{name}` (compiled in: {})", known.join(", "))
-            })?;
-            vec![chosen.as_ref()]
-        }
-    };
+    // `auto` is runner-core's default order or the WDNN_BACKEND override; an unknown name is an error naming the
+    // known ones, before anything is loaded.
+    let registry = crate::backends::registry();
+    let order = registry.order(&args.backend)?;
     if args.kernels {
         let (graph, weights) = bundle.load_backend("wasm", |_, _| {})?;
         let exe = wdnn_runner_wasm::backend::WasmBackend.load_executable(&graph, &weights)?;
@@ -306,7 +298,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
     }
     let load_start = Instant::now();
-    let mut session = wdnn_runner_core::load(&bundle, &order, |_, _| {})?;
+    let mut session = registry.load_order(&bundle, &order, |_, _| {})?;
     let load_time = load_start.elapsed();
     for skip in session.skipped() {
         println!("skipped backend {}: {}", skip.backend, skip.reason);
