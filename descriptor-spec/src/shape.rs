@@ -41,9 +41,18 @@ pub fn broadcast_shape(a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
 /// `input` with leading 1s up to the rank of `out`, when `input` broadcasts to `out` (every extent equal to the
 /// output's or 1); `None` otherwise.
 pub fn broadcast_to(input: &[u64], out: &[u64]) -> Option<Vec<u64>> {
-    let lead = out.len().checked_sub(input.len())?;
-    let full: Vec<u64> = (0..out.len()).map(|a| if a < lead { 1 } else { input[a - lead] }).collect();
+    if input.len() > out.len() {
+        return None;
+    }
+    let full = pad_rank(input, out.len());
     full.iter().zip(out).all(|(&f, &o)| f == o || f == 1).then_some(full)
+}
+
+/// `shape` with leading 1s up to `rank` axes, as broadcasting aligns it (unchanged when it has `rank` or more).
+pub fn pad_rank(shape: &[u64], rank: usize) -> Vec<u64> {
+    let mut full = vec![1; rank.saturating_sub(shape.len())];
+    full.extend_from_slice(shape);
+    full
 }
 
 /// Strides (in elements of `input`) that read `input` broadcast to `out`: 0 along the axes it is broadcast on.
@@ -101,6 +110,8 @@ mod tests {
         assert_eq!(broadcast_shape(&[2, 3], &[4]), None);
         assert_eq!(broadcast_to(&[4, 1], &[2, 4, 3]), Some(vec![1, 4, 1]));
         assert_eq!(broadcast_to(&[2, 4, 3], &[4, 3]), None);
+        assert_eq!(pad_rank(&[4], 3), vec![1, 1, 4]);
+        assert_eq!(pad_rank(&[2, 3], 1), vec![2, 3]);
         assert_eq!(broadcast_strides(&[4, 1], &[2, 4, 3]), Some(vec![0, 1, 0]));
         assert_eq!(broadcast_strides(&[2, 3], &[2, 3]), Some(vec![3, 1]));
         assert_eq!(broadcast_strides(&[1, 3], &[1, 3]), Some(vec![0, 1]));

@@ -47,8 +47,7 @@ pub fn to_channels_last(graph: &mut Graph) -> PassStats {
             let value = graph.value(v).clone();
             let mut current = v;
             if value.shape.len() < rank {
-                let mut padded = vec![1; rank - value.shape.len()];
-                padded.extend(&value.shape);
+                let padded = shape::pad_rank(&value.shape, rank);
                 current = graph.add_value(&format!("{}.rank{rank}", value.name), value.dtype, &padded);
                 nodes.push(Node {
                     name: format!("{}.pad_rank", value.name),
@@ -218,8 +217,7 @@ fn permute_constant(graph: &mut Graph, c: ValueId, perm: &[u32]) -> Vec<Node> {
     let mut nodes = Vec::new();
     let mut current = c;
     if value.shape.len() < rank {
-        let mut padded = vec![1; rank - value.shape.len()];
-        padded.extend(&value.shape);
+        let padded = shape::pad_rank(&value.shape, rank);
         let v = graph.add_value(&format!("{}.rank{rank}", value.name), value.dtype, &padded);
         nodes.push(Node { name: "pad_rank".into(), op: Op::Reshape, inputs: vec![current], outputs: vec![v] });
         current = v;
