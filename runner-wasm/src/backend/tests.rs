@@ -8,7 +8,7 @@ use wdnn_descriptor_spec::{
     BinaryFn, DType, Encoding, EpilogueStep, Graph, IoBinding, Kernel, KernelPayload, Op, Storage, TensorDesc, UnaryFn,
     WeightEntry,
 };
-use wdnn_runner_core::{Backend, RunnerError, Tensor, Weights};
+use wdnn_runner_core::{Backend, Executable, RunnerError, Tensor, Weights};
 use wdnn_runner_fallback::FallbackBackend;
 
 use super::WasmBackend;
@@ -237,6 +237,23 @@ fn packed_and_portable_networks_match_the_reference() {
             "softmax"
         ]
     );
+}
+
+#[test]
+fn a_warmed_up_executable_runs_as_a_fresh_one() {
+    let input = Tensor::new(&[1, 9, 9, 16], &Rng::new(7).values(9 * 9 * 16)).unwrap();
+    let (graph, weights) = network(true, &mut Rng::new(1));
+    let mut fresh = WasmBackend.load_executable(&graph, &weights).unwrap();
+    let expected = fresh.run(std::slice::from_ref(&input)).unwrap();
+    let mut warmed = WasmBackend.load_executable(&graph, &weights).unwrap();
+    // After a run the arena holds that run's values; warming up must leave none of them behind.
+    warmed.run(std::slice::from_ref(&Tensor::new(&[1, 9, 9, 16], &Rng::new(8).values(9 * 9 * 16)).unwrap())).unwrap();
+    warmed.warm_up().unwrap();
+    assert!(warmed.arena.iter().all(|&v| v == 0.0), "the arena is not zeroed after the warm-up");
+    let actual = warmed.run(std::slice::from_ref(&input)).unwrap();
+    for (a, e) in actual.iter().zip(&expected) {
+        assert_eq!(a.bytes(), e.bytes(), "a run after the warm-up differs from a fresh executable's");
+    }
 }
 
 #[test]
