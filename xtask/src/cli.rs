@@ -387,6 +387,7 @@ pub const WASM32_CRATES: &[&str] =
     &["wdnn-descriptor-spec", "wdnn-runner-core", "wdnn-runner-fallback", "wdnn-runner-wasm", "wdnn-runner-webgpu"];
 
 pub fn test(args: TestArgs) -> Result<()> {
+    let xtask = crate::reader::snapshot_self()?;
     fixtures()?;
     let status = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(repo_root())
@@ -411,7 +412,7 @@ pub fn test(args: TestArgs) -> Result<()> {
     // The committed conformance vectors are what the writer and the reference produce now.
     crate::vectors::vectors(crate::vectors::VectorsArgs::check())?;
     // The independent Python reader matches the Rust fallback and refuses damaged bundles (SPEC.md).
-    crate::reader::check(&repo_root())?;
+    crate::reader::check(&repo_root(), &xtask)?;
     // The npm package in Node: every fixture model on its wasm backend against the reference, the CLI on chelsea.
     crate::web_check::web_test()?;
     // The package and the demo page in headless Chromium: every backend, fall-through, progress, cache, damage.

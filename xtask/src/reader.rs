@@ -15,8 +15,9 @@ fn python(root: &Path) -> PathBuf {
     cache.join("reader-venv/bin/python")
 }
 
-/// Runs the reader's unit tests, `run_vectors.py` and `run_checks.py`.
-pub fn check(root: &Path) -> Result<()> {
+/// Runs the reader's unit tests, `run_vectors.py` and `run_checks.py`; `xtask` is the binary that runs the Rust
+/// side (see [`snapshot_self`]).
+pub fn check(root: &Path, xtask: &Path) -> Result<()> {
     let python = python(root);
     if !python.exists() {
         bail!("{} is missing: run `cargo xtask fixtures` first", python.display());
@@ -36,6 +37,17 @@ pub fn check(root: &Path) -> Result<()> {
     };
     run("unit tests", &["-m".as_ref(), "unittest".as_ref(), "discover".as_ref(), "-s".as_ref(), "tests".as_ref()])?;
     run("conformance vectors", &["run_vectors.py".as_ref()])?;
-    let xtask = std::env::current_exe().context("locating the xtask binary")?;
     run("checks against the Rust fallback", &["run_checks.py".as_ref(), "--xtask".as_ref(), xtask.as_os_str()])
+}
+
+/// A copy of this xtask binary that later steps can run. `cargo xtask test` runs `cargo test --workspace`, which
+/// builds the xtask binary again with the whole workspace's features and replaces the file this process was started
+/// from, so its own path no longer names a runnable program (Linux reports it as "… (deleted)").
+pub fn snapshot_self() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let dir = std::env::temp_dir().join(format!("wdnn-xtask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let copy = dir.join(exe.file_name().unwrap_or("xtask".as_ref()));
+    std::fs::copy(&exe, &copy).with_context(|| format!("copying {} to {}", exe.display(), copy.display()))?;
+    Ok(copy)
 }
