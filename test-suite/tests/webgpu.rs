@@ -102,6 +102,33 @@ fn style_transfer_at_256() {
     compare("style 9", &mut gpu, &mut cpu, &[("image", content), ("style_weights", weights)]);
 }
 
+/// The wide GEMM tiles (8×8, 8×4 and 4×8 register blocks) forced onto every GEMM they fit, and the register
+/// prefetch of the next K step (with wide tiles, and with the 4×4 tiles and their in-workgroup K splits), on
+/// MobileNetV2 (pointwise convolutions, the classifier) and SqueezeNet (3×3 and 1×1 convolutions, partial tiles),
+/// match the reference backend.
+#[test]
+fn wide_gemm_tiles_match_the_reference() {
+    let squeezenet = cache_file("zoo-random/squeezenet.onnx");
+    let squeezenet_input = read_npy(&cache_file("zoo-random/squeezenet.input.npy"));
+    let mobilenet = fixtures().join("models/mobilenetv2-imagenet.onnx");
+    let mobilenet_input = read_npy(&fixtures().join("expected/mobilenetv2/chelsea.input.npy"));
+    for tuning in ["reg_tile=64,wide_threads=1,prefetch=1", "reg_tile=32,wide_threads=1", "prefetch=1"] {
+        for (model, input) in [(&squeezenet, &squeezenet_input), (&mobilenet, &mobilenet_input)] {
+            let options = ConvertOptions {
+                backends: vec!["webgpu".into(), "fallback".into()],
+                zstd_level: 1,
+                targets: wdnn_transpiler::TargetOptions { webgpu: tuning.parse().unwrap() },
+                ..ConvertOptions::default()
+            };
+            let (bundle, _) = convert(model, &options);
+            let (mut gpu, mut cpu) = (webgpu_session(&bundle), fallback_session(&bundle));
+            let name = gpu.inputs()[0].name.clone();
+            let what = format!("{} with {tuning}", model.display());
+            compare(&what, &mut gpu, &mut cpu, &[(name.as_str(), input.clone())]);
+        }
+    }
+}
+
 /// A one-kernel IR graph (Relu) and the descriptor `emit` makes of it, to drive the target's code generation.
 fn relu_graph() -> (wdnn_transpiler::ir::Graph, Descriptor) {
     let mut g = wdnn_transpiler::ir::Graph::new("relu");

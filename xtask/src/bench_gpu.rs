@@ -1,12 +1,15 @@
-//! `cargo xtask bench-gpu BUNDLE…`: batch-1 latency of bundles on the WebGPU backend — load time (with the
-//! pipeline-creation part), first-run time, then the median wall time and GPU time (timestamp queries) of many runs —
-//! and the GFLOP/s that makes. `bench/gpu_bench.sh` runs it beside PyTorch on a GPU machine.
+//! `cargo xtask bench-gpu BUNDLE…`: batch-1 latency of bundles on the WebGPU backend — load time and its parts
+//! (read + verify, weight decoding, adapter, device, upload, pipelines), first-run time, then the median GPU time
+//! (timestamp queries) of many runs, the median wall time of as many runs without timestamps and where that wall
+//! time goes (write, submit, record, wait, read) — and the GFLOP/s that makes. `bench/gpu_bench.sh` runs it beside
+//! PyTorch on a GPU machine.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use wdnn_runner_core::spec::weights::WeightsFile;
 use wdnn_runner_core::spec::{DType, Graph, Op};
 use wdnn_runner_core::{Backend, Bundle, Executable, Tensor};
 use wdnn_runner_webgpu::{WebGpuBackend, WebGpuOptions};
@@ -31,6 +34,9 @@ pub struct BenchGpuArgs {
     /// Then time every dispatch of a few more runs and print where the GPU time goes.
     #[arg(long)]
     profile: bool,
+    /// Block on the fence at once instead of polling it first (`WebGpuOptions::blocking_wait`).
+    #[arg(long)]
+    blocking: bool,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -92,22 +98,58 @@ fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
 }
 
+fn median_of(v: &[f64]) -> f64 {
+    median(&mut v.to_vec())
+}
+
+/// Seconds to read, verify and decode the bundle's webgpu weights file again, and the decoding part of it.
+fn decode_seconds(dir: &std::path::Path, bundle: &Bundle) -> Result<f64> {
+    let entry = bundle.manifest.backend("webgpu").context("no webgpu descriptor")?;
+    let bytes = std::fs::read(dir.join(&entry.weights.file))?;
+    let start = Instant::now();
+    let file = WeightsFile::parse(&bytes, &entry.weights.file)?;
+    let stream = file.decode_stream(|_, _| {})?;
+    let seconds = start.elapsed().as_secs_f64();
+    drop(stream);
+    Ok(seconds)
+}
+
 pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
     let mut results = Vec::new();
     println!(
-        "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "model", "kernels", "load ms", "pipes ms", "first ms", "wall ms", "gpu ms", "GFLOP", "GFLOP/s", "rel L2"
+        "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "model",
+        "kernels",
+        "load ms",
+        "pipes ms",
+        "first ms",
+        "wall ms",
+        "gpu ms",
+        "w-stamp",
+        "GFLOP",
+        "GFLOP/s",
+        "rel L2"
     );
     for dir in &args.bundles {
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let start = Instant::now();
         let bundle = Bundle::open(dir).with_context(|| format!("opening {}", dir.display()))?;
         let (graph, weights) = bundle.load_backend("webgpu", |_, _| {})?;
-        let backend =
-            WebGpuBackend::new(WebGpuOptions { timestamps: true, trusted_shaders: args.trusted, ..Default::default() });
+        let read_decode = start.elapsed().as_secs_f64();
+        let options = WebGpuOptions {
+            timestamps: true,
+            trusted_shaders: args.trusted,
+            blocking_wait: args.blocking,
+            ..Default::default()
+        };
+        let backend = WebGpuBackend::new(options);
+        let adapter_start = Instant::now();
+        backend.probe().map_err(|e| anyhow::anyhow!("no WebGPU adapter: {e}"))?;
+        let adapter = adapter_start.elapsed().as_secs_f64();
         let mut exe = backend.load_webgpu(&graph, &weights)?;
         let load = start.elapsed().as_secs_f64();
         let stats = exe.stats();
+        let decode = decode_seconds(dir, &bundle)?;
         let x = inputs(&graph)?;
         let first_start = Instant::now();
         let first = exe.run(&x)?;
@@ -115,16 +157,33 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         for _ in 0..args.warmup {
             exe.run(&x)?;
         }
-        let (mut wall, mut gpu) = (Vec::new(), Vec::new());
+        // GPU time with timestamps, then wall time without them (they cost a resolve, a copy and a mapping).
+        let (mut stamped, mut gpu) = (Vec::new(), Vec::new());
         for _ in 0..args.runs {
             let t = Instant::now();
             exe.run(&x)?;
-            wall.push(t.elapsed().as_secs_f64());
+            stamped.push(t.elapsed().as_secs_f64());
             if let Some(g) = exe.last_gpu_seconds() {
                 gpu.push(g);
             }
         }
-        let (wall, gpu) = (median(&mut wall), median(&mut gpu));
+        exe.set_timestamps(false);
+        for _ in 0..args.warmup {
+            exe.run(&x)?;
+        }
+        let mut wall = Vec::new();
+        let mut parts: [Vec<f64>; 5] = Default::default();
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            exe.run(&x)?;
+            wall.push(t.elapsed().as_secs_f64());
+            let r = exe.last_run();
+            for (v, s) in parts.iter_mut().zip([r.write, r.submit, r.record, r.wait, r.read]) {
+                v.push(s);
+            }
+        }
+        let (wall, gpu, stamped) = (median(&mut wall), median(&mut gpu), median(&mut stamped));
+        let [write, submit, record, wait, read] = parts.map(|v| median_of(&v));
         let gflop = flops(&graph) / 1e9;
         let rel = if args.check {
             let (g, w) = bundle.load_backend("fallback", |_, _| {})?;
@@ -141,7 +200,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             None
         };
         println!(
-            "{:<16} {:>8} {:>9.1} {:>9.1} {:>9.2} {:>9.3} {:>9.3} {:>9.2} {:>10.0} {:>10}",
+            "{:<16} {:>8} {:>9.1} {:>9.1} {:>9.2} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>10.0} {:>10}",
             name,
             exe.dispatches(),
             load * 1e3,
@@ -149,21 +208,46 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             first_run * 1e3,
             wall * 1e3,
             gpu * 1e3,
+            stamped * 1e3,
             gflop,
             gflop / wall,
             rel.map_or("-".to_string(), |r| format!("{r:.2e}"))
+        );
+        println!(
+            "  load: read+verify {:.1} ms, decode {:.1} ms, adapter {:.1} ms, device {:.1} ms, upload {:.1} ms, \
+             pipelines {:.1} ms; run: write {:.3} ms, submit {:.3} ms, record {:.3} ms, wait {:.3} ms, read {:.3} ms",
+            (read_decode - decode).max(0.0) * 1e3,
+            decode * 1e3,
+            adapter * 1e3,
+            stats.device * 1e3,
+            stats.upload * 1e3,
+            stats.pipelines * 1e3,
+            write * 1e3,
+            submit * 1e3,
+            record * 1e3,
+            wait * 1e3,
+            read * 1e3
         );
         results.push(serde_json::json!({
             "model": name,
             "adapter": exe.adapter_info(),
             "dispatches": exe.dispatches(),
             "load_ms": load * 1e3,
+            "read_verify_ms": (read_decode - decode).max(0.0) * 1e3,
+            "decode_ms": decode * 1e3,
+            "adapter_ms": adapter * 1e3,
             "device_ms": stats.device * 1e3,
             "upload_ms": stats.upload * 1e3,
             "pipelines_ms": stats.pipelines * 1e3,
             "first_run_ms": first_run * 1e3,
             "wall_ms": wall * 1e3,
+            "wall_with_timestamps_ms": stamped * 1e3,
             "gpu_ms": gpu * 1e3,
+            "run_write_ms": write * 1e3,
+            "run_submit_ms": submit * 1e3,
+            "run_record_ms": record * 1e3,
+            "run_wait_ms": wait * 1e3,
+            "run_read_ms": read * 1e3,
             "gflop": gflop,
             "rel_l2_vs_fallback": rel,
             "runs": args.runs,

@@ -95,8 +95,10 @@ pub struct ConvertArgs {
     /// Force an activation layout (nchw or nhwc) instead of each backend's own.
     #[arg(long)]
     layout: Option<Layout>,
-    /// Tune the WebGPU code generator: NAME=VALUE,... with tile_threads (invocations a GEMM tile should give) and
-    /// split_threads (below which split-k splits a convolution); the report shows the values used.
+    /// Tune the WebGPU code generator: NAME=VALUE,... with tile_threads (invocations a GEMM tile should give),
+    /// split_threads (below which split-k splits a convolution), reg_tile (16, 32 or 64: the most values of C a GEMM
+    /// invocation holds), wide_threads (invocations a wider register block must still give) and prefetch (0 or 1:
+    /// load the next K step into registers during the current one); the report shows the values used.
     #[arg(long)]
     webgpu_tuning: Option<WebGpuTuning>,
     /// Leave out a backend that has no kernel for some node, saying why, instead of failing.

@@ -10,7 +10,7 @@ use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
 use crate::codegen::NoKernel;
 
 const GEMM: &str = include_str!("wgsl/gemm.wgsl");
-/// Depth of the K tiles.
+/// Depth of the K tiles (halved for the wide tiles that would not fit workgroup memory otherwise).
 const BK: u64 = 16;
 
 /// The operands of a GEMM: which of A's and B's dimensions is contiguous, and the generated `load_a`, `load_b`
@@ -35,51 +35,107 @@ pub(super) const ENOUGH_THREADS: u64 = 132 * 512;
 /// Workgroup memory the tile may use (WebGPU's default `maxComputeWorkgroupStorageSize`), in vec4s.
 const SHARED_VEC4: u64 = 16384 / 16;
 
-/// A tile: invocations along m and n of one split group, and the number of groups splitting K.
+/// A tile: invocations along m and n of one split group, the number of groups splitting K, and the register block
+/// of each invocation (`rm` × `rn` values of C, each a multiple of 4).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Tile {
     wm: u64,
     wn: u64,
     split: u64,
+    rm: u64,
+    rn: u64,
+    bk: u64,
 }
 
 impl Tile {
+    fn bm(self) -> u64 {
+        self.rm * self.wm
+    }
+
+    fn bn(self) -> u64 {
+        self.rn * self.wn
+    }
+
+    /// vec4 accumulators per invocation.
+    fn accumulators(self) -> u64 {
+        self.rm * self.rn / 4
+    }
+
     fn shared(self) -> u64 {
-        let slice = BK * self.split * (self.wm + 1 + self.wn + 1);
-        slice.max((self.split - 1) * self.wm * self.wn * 4)
+        let slice = self.bk * self.split * (self.bm() / 4 + 1 + self.bn() / 4 + 1);
+        slice.max((self.split - 1) * self.wm * self.wn * self.accumulators())
+    }
+
+    fn threads(self, m: u64, n: u64, z: u64) -> u64 {
+        m.div_ceil(self.bm()) * n.div_ceil(self.bn()) * z * self.wm * self.wn * self.split
     }
 }
 
-/// The tile of a GEMM: the largest tile (then the least splitting) that still gives enough invocations
-/// (`tuning.tile_threads`), or the one that gives the most.
-fn tile(m: u64, n: u64, k: u64, z: u64, tuning: &WebGpuTuning) -> Tile {
+/// The tiles of 4×4 register blocks, largest first, each with its K splits (least first).
+fn narrow_tiles(k: u64) -> Vec<Tile> {
     let mut candidates = Vec::new();
     for (wm, wn) in [(16, 16), (16, 8), (8, 16), (8, 8), (8, 4), (4, 8), (4, 4)] {
         for split in [1, 2, 4, 8, 16] {
-            let t = Tile { wm, wn, split };
+            let t = Tile { wm, wn, split, rm: 4, rn: 4, bk: BK };
             // Each split group should get at least two K steps.
             if wm * wn * split <= 256 && t.shared() <= SHARED_VEC4 && (split == 1 || 2 * BK * split <= k) {
                 candidates.push(t);
             }
         }
     }
-    let threads = |t: &Tile| m.div_ceil(4 * t.wm) * n.div_ceil(4 * t.wn) * z * t.wm * t.wn * t.split;
-    if let Some(&t) = candidates.iter().find(|t| threads(t) >= tuning.tile_threads) {
+    candidates
+}
+
+/// The wide tiles (register blocks of more than 16 values, up to `tuning.reg_tile`), largest first; no K split.
+fn wide_tiles(tuning: &WebGpuTuning) -> Vec<Tile> {
+    let mut candidates = Vec::new();
+    for (rm, rn) in [(8, 8), (8, 4), (4, 8)] {
+        if rm * rn > tuning.reg_tile {
+            continue;
+        }
+        for (wm, wn) in [(16, 16), (16, 8), (8, 16), (8, 8)] {
+            for bk in [BK, BK / 2] {
+                let t = Tile { wm, wn, split: 1, rm, rn, bk };
+                if t.shared() <= SHARED_VEC4 {
+                    candidates.push(t);
+                    break;
+                }
+            }
+        }
+    }
+    candidates.sort_by_key(|t| std::cmp::Reverse((t.bm() * t.bn(), t.rm * t.rn)));
+    candidates
+}
+
+/// The tile of a GEMM: the largest wide tile that still gives `tuning.wide_threads` invocations and computes at most
+/// an eighth more rows or columns than the product has, else the largest 4×4 tile (then the least splitting) that
+/// still gives enough invocations (`tuning.tile_threads`), or the one that gives the most.
+fn tile(m: u64, n: u64, k: u64, z: u64, tuning: &WebGpuTuning) -> Tile {
+    let snug = |t: &Tile| 8 * m.div_ceil(t.bm()) * t.bm() <= 9 * m && 8 * n.div_ceil(t.bn()) * t.bn() <= 9 * n;
+    if let Some(&t) = wide_tiles(tuning).iter().find(|t| snug(t) && t.threads(m, n, z) >= tuning.wide_threads) {
+        return t;
+    }
+    narrow_tile(m, n, k, z, tuning)
+}
+
+fn narrow_tile(m: u64, n: u64, k: u64, z: u64, tuning: &WebGpuTuning) -> Tile {
+    let candidates = narrow_tiles(k);
+    if let Some(&t) = candidates.iter().find(|t| t.threads(m, n, z) >= tuning.tile_threads) {
         return t;
     }
     let mut best = candidates[0];
     for t in &candidates[1..] {
-        if threads(t) > threads(&best) {
+        if t.threads(m, n, z) > best.threads(m, n, z) {
             best = *t;
         }
     }
     best
 }
 
-/// Invocations the GEMM of an `m`×`n`×`k` product (`z` of them) would get.
+/// Invocations the GEMM of an `m`×`n`×`k` product (`z` of them) would get with 4×4 register blocks (the measure
+/// the `split-k` pass compares, whatever register block the generator then picks).
 pub(super) fn gemm_threads(m: u64, n: u64, k: u64, z: u64, tuning: &WebGpuTuning) -> u64 {
-    let t = tile(m, n, k, z, tuning);
-    m.div_ceil(4 * t.wm) * n.div_ceil(4 * t.wn) * z * t.wm * t.wn * t.split
+    narrow_tile(m, n, k, z, tuning).threads(m, n, z)
 }
 
 /// The whole GEMM shader for `parts`, with the binding declarations `decls`.
@@ -94,47 +150,114 @@ pub(super) fn gemm(
         no_kernel!("{} GEMMs in one dispatch (at most 65535)", parts.z);
     }
     let t = tile(parts.m, parts.n, parts.k, parts.z, tuning);
-    let (bm, bn) = (4 * t.wm, 4 * t.wn);
+    let (bm, bn) = (t.bm(), t.bn());
     let nt = t.wm * t.wn * t.split;
-    let bkt = BK * t.split;
+    let bkt = t.bk * t.split;
     let a_slot =
         if parts.a_k_fast { "let kk = s % BKT; let mm = s / BKT;" } else { "let mm = s % BM; let kk = s / BM;" };
     let b_slot =
         if parts.b_n_fast { "let nn = s % BN; let kk = s / BN;" } else { "let kk = s % BKT; let nn = s / BKT;" };
-    let mut loads = String::new();
-    for (count, slot, store) in [
-        (bm * bkt, a_slot, "sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk);"),
-        (bkt * bn, b_slot, "sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn);"),
+    // The staging slots of A and B each invocation fills per K step: (operand, j, guard, slot, destination, load).
+    let mut slots = Vec::new();
+    for (op, count, slot, dest, load) in [
+        ("a", bm * bkt, a_slot, "sm[kk * AV + mm / 4u][mm % 4u]", "load_a(z, m0 + mm, K0 + kk)"),
+        ("b", bkt * bn, b_slot, "sm[BOFF + kk * BV + nn / 4u][nn % 4u]", "load_b(z, K0 + kk, n0 + nn)"),
     ] {
         for j in 0..count.div_ceil(nt) {
             let guard = if (j + 1) * nt > count { format!(" if (s < {count}u)") } else { String::new() };
-            let _ = writeln!(
-                loads,
-                "        {{\n            let s = li + {}u;\n           {guard} {{ {slot} {store} }}\n        }}",
-                j * nt
-            );
+            slots.push((format!("{op}{j}"), j * nt, guard, slot, dest, load));
         }
     }
-    let mut inner = String::new();
-    for kk in 0..BK {
+    let each = |body: &dyn Fn(&str, &str, &str) -> String| {
+        let mut out = String::new();
+        for (name, at, guard, slot, dest, load) in &slots {
+            let _ = writeln!(
+                out,
+                "        {{\n            let s = li + {at}u;\n           {guard} {{ {slot} {} }}\n        }}",
+                body(name, dest, load)
+            );
+        }
+        out
+    };
+    // Invocation (tm, tn) holds rows (g * WM + tm) * 4 + i of row group g and columns (h * WN + tn) * 4.. of
+    // column group h: groups a whole tile apart, so a warp's reads of one group stay contiguous. Accumulator
+    // `c{(g * 4 + i) * gn + h}` holds row i of group g in column group h.
+    let (gm, gn) = (t.rm / 4, t.rn / 4);
+    let mut main_loop = String::new();
+    if gm * gn > 1 {
         let _ = writeln!(
-            inner,
-            "        {{\n            let a = sm[ab + {}u];\n            let b = sm[bb + {}u];\n            c0 += a.x * b;\n            c1 += a.y * b;\n            c2 += a.z * b;\n            c3 += a.w * b;\n        }}",
-            kk * (t.wm + 1),
-            kk * (t.wn + 1)
+            main_loop,
+            "    // {}x{} blocks: rows in groups of 4 a whole WM apart, columns in groups of 4 a whole WN apart.",
+            t.rm, t.rn
         );
     }
+    let head = "        let ab = ks * BK * AV + tm;\n        let bb = BOFF + ks * BK * BV + tn;\n";
+    if tuning.prefetch {
+        // The next K step's values are loaded into registers before this step's products, and stored into
+        // workgroup memory after them: the global loads' latency hides behind the arithmetic.
+        main_loop.push_str("    // Prefetch: the next K step is loaded into registers while this one multiplies.\n");
+        for (name, ..) in &slots {
+            let _ = writeln!(main_loop, "    var p{name} = 0.0;");
+        }
+        main_loop.push_str("    {\n");
+        main_loop.push_str(&each(&|name, _, load| format!("p{name} = {};", load.replace("K0", "0u"))));
+        main_loop.push_str(&each(&|name, dest, _| format!("{dest} = p{name};")));
+        main_loop.push_str("    }\n    workgroupBarrier();\n    for (var k0 = 0u; k0 < KT; k0 += BKT) {\n");
+        main_loop.push_str("        let kn = k0 + BKT;\n        if (kn < KT) {\n");
+        main_loop.push_str(&each(&|name, _, load| format!("p{name} = {};", load.replace("K0", "kn"))));
+        main_loop.push_str("        }\n");
+        main_loop.push_str(head);
+        main_loop.push_str(&inner_products(&t));
+        main_loop.push_str("        workgroupBarrier();\n        if (kn < KT) {\n");
+        main_loop.push_str(&each(&|name, dest, _| format!("{dest} = p{name};")));
+        main_loop.push_str("        }\n        workgroupBarrier();\n    }\n");
+    } else {
+        main_loop.push_str("    for (var k0 = 0u; k0 < KT; k0 += BKT) {\n");
+        main_loop.push_str(&each(&|_, dest, load| format!("{dest} = {};", load.replace("K0", "k0"))));
+        main_loop.push_str("        workgroupBarrier();\n");
+        main_loop.push_str(head);
+        main_loop.push_str(&inner_products(&t));
+        main_loop.push_str("        workgroupBarrier();\n    }\n");
+    }
+    let na = gm * 4 * gn;
+    let (mut decl, mut park, mut gather, mut store) = (String::new(), String::new(), String::new(), String::new());
+    let plus = |v: u64| if v == 0 { String::new() } else { format!(" + {v}u") };
+    for g in 0..gm {
+        for i in 0..4 {
+            for h in 0..gn {
+                let j = (g * 4 + i) * gn + h;
+                let _ = writeln!(decl, "    var c{j} = vec4<f32>();");
+                let _ = writeln!(park, "            sm[o{}] = c{j};", plus(j));
+                let _ = writeln!(gather, "                c{j} += sm[o{}];", plus(j));
+                let _ =
+                    writeln!(store, "        store_c(z, m{}, n{}, c{j});", plus(g * t.wm * 4 + i), plus(h * t.wn * 4));
+            }
+        }
+    }
+    store.insert_str(0, "        let m = m0 + tm * 4u;\n        let n = n0 + tn * 4u;\n");
+    let block = match (t.rm, t.rn) {
+        (8, 8) => "an 8 x 8",
+        (8, 4) => "an 8 x 4",
+        (4, 8) => "a 4 x 8",
+        _ => "a 4 x 4",
+    };
     let core = GEMM
         .replace("$BM", &bm.to_string())
         .replace("$BN", &bn.to_string())
+        .replace("$BK", &t.bk.to_string())
         .replace("$SPLIT", &t.split.to_string())
         .replace("$WN", &t.wn.to_string())
         .replace("$TT", &(t.wm * t.wn).to_string())
         .replace("$NT", &nt.to_string())
+        .replace("$NA", &na.to_string())
         .replace("$K", &parts.k.to_string())
         .replace("$SMV", &t.shared().to_string())
-        .replace("$LOADS", &loads)
-        .replace("$INNER", &inner);
+        .replace("$BLOCK", block)
+        .replace("$DECL", &decl)
+        .replace("$MAIN", &main_loop)
+        .replace("$PARK", &park)
+        .replace("$GATHER", &gather)
+        .replace("$STORE", &store);
     let gy = parts.m.div_ceil(bm);
     let gx = parts.n.div_ceil(bn);
     if gx > 65535 || gy > 65535 {
@@ -147,6 +270,43 @@ pub(super) fn gemm(
         dispatch: [gx as u32, gy as u32, parts.z as u32],
         bindings,
     })
+}
+
+/// The multiply-adds of one K step: for each of the BK rows of the staged slice, the invocation's A and B vec4s
+/// from workgroup memory and their outer product into the accumulators.
+fn inner_products(t: &Tile) -> String {
+    let (gm, gn) = (t.rm / 4, t.rn / 4);
+    let name = |v: &str, g: u64, groups: u64| if groups == 1 { v.to_string() } else { format!("{v}{g}") };
+    let mut inner = String::new();
+    for kk in 0..t.bk {
+        inner.push_str("        {\n");
+        for g in 0..gm {
+            let _ = writeln!(
+                inner,
+                "            let {} = sm[ab + {}u];",
+                name("a", g, gm),
+                kk * (t.bm() / 4 + 1) + g * t.wm
+            );
+        }
+        for h in 0..gn {
+            let _ = writeln!(
+                inner,
+                "            let {} = sm[bb + {}u];",
+                name("b", h, gn),
+                kk * (t.bn() / 4 + 1) + h * t.wn
+            );
+        }
+        for g in 0..gm {
+            for (i, lane) in ["x", "y", "z", "w"].into_iter().enumerate() {
+                for h in 0..gn {
+                    let j = (g * 4 + i as u64) * gn + h;
+                    let _ = writeln!(inner, "            c{j} += {}.{lane} * {};", name("a", g, gm), name("b", h, gn));
+                }
+            }
+        }
+        inner.push_str("        }\n");
+    }
+    inner
 }
 
 /// The body of a `store_c` that writes the four columns `n..n+4` of row `m`: `index(j)` is the flat output index
@@ -335,4 +495,35 @@ fn gemv(ctx: &Ctx, rows: u64, n: u64, k: u64, bias: Option<usize>, skip: &[usize
         dispatch,
         bindings: b.bindings(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_tuning_keeps_4x4_blocks() {
+        let t = tile(512, 784, 4608, 1, &WebGpuTuning::default());
+        assert_eq!((t.rm, t.rn), (4, 4));
+        assert_eq!(
+            tile(64, 50176, 576, 1, &WebGpuTuning::default()),
+            Tile { wm: 16, wn: 16, split: 1, rm: 4, rn: 4, bk: 16 }
+        );
+    }
+
+    #[test]
+    fn wide_tiles_fit_workgroup_memory_and_the_product() {
+        let wide: WebGpuTuning = "reg_tile=64,wide_threads=1".parse().unwrap();
+        assert!(wide_tiles(&wide).iter().all(|t| t.shared() <= SHARED_VEC4 && t.wm * t.wn <= 256));
+        // 64 output channels: no 128-row tile that would compute as many rows again for nothing.
+        let t = tile(64, 50176, 576, 1, &wide);
+        assert_eq!((t.bm(), t.rm * t.rn), (64, 64), "{t:?}");
+        let t = tile(256, 3136, 2304, 1, &wide);
+        assert_eq!((t.bm(), t.bn()), (128, 128), "{t:?}");
+        // Too few invocations for any wide tile: the 4×4 choice.
+        let few: WebGpuTuning = "reg_tile=64,wide_threads=1000000".parse().unwrap();
+        assert_eq!(tile(256, 3136, 2304, 1, &few), tile(256, 3136, 2304, 1, &WebGpuTuning::default()));
+        // split-k measures with 4×4 blocks whatever the register tile.
+        assert_eq!(gemm_threads(256, 3136, 2304, 1, &wide), gemm_threads(256, 3136, 2304, 1, &WebGpuTuning::default()));
+    }
 }

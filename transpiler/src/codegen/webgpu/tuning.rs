@@ -15,21 +15,40 @@ pub struct WebGpuTuning {
     pub tile_threads: u64,
     /// Invocations below which the `split-k` pass splits a convolution along its input channels.
     pub split_threads: u64,
+    /// The most values of C one GEMM invocation may hold in registers: 16 (4×4 blocks only), 32 (also 8×4 and
+    /// 4×8) or 64 (also 8×8). Larger blocks read workgroup memory less per multiply-add.
+    pub reg_tile: u64,
+    /// Invocations a GEMM with register blocks larger than 4×4 must still give to be chosen.
+    pub wide_threads: u64,
+    /// GEMMs load the next K step into registers while they multiply the current one (0 or 1).
+    pub prefetch: bool,
 }
 
 impl Default for WebGpuTuning {
     fn default() -> Self {
-        WebGpuTuning { tile_threads: ENOUGH_THREADS, split_threads: ENOUGH_THREADS }
+        WebGpuTuning {
+            tile_threads: ENOUGH_THREADS,
+            split_threads: ENOUGH_THREADS,
+            reg_tile: 16,
+            wide_threads: ENOUGH_THREADS / 4,
+            prefetch: false,
+        }
     }
 }
 
 /// The knobs' names, as `FromStr` reads them and the report shows them.
-const KNOBS: [&str; 2] = ["tile_threads", "split_threads"];
+const KNOBS: [&str; 5] = ["tile_threads", "split_threads", "reg_tile", "wide_threads", "prefetch"];
 
 impl WebGpuTuning {
     /// Every knob with its value, for the report.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        vec![(KNOBS[0], self.tile_threads.to_string()), (KNOBS[1], self.split_threads.to_string())]
+        vec![
+            (KNOBS[0], self.tile_threads.to_string()),
+            (KNOBS[1], self.split_threads.to_string()),
+            (KNOBS[2], self.reg_tile.to_string()),
+            (KNOBS[3], self.wide_threads.to_string()),
+            (KNOBS[4], u8::from(self.prefetch).to_string()),
+        ]
     }
 }
 
@@ -41,9 +60,19 @@ impl FromStr for WebGpuTuning {
         let mut tuning = WebGpuTuning::default();
         for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}`: expected NAME=VALUE"))?;
+            if name.trim() == "prefetch" {
+                tuning.prefetch = match value.trim() {
+                    "0" => false,
+                    "1" => true,
+                    other => return Err(format!("prefetch={other}: expected 0 or 1")),
+                };
+                continue;
+            }
             let knob = match name.trim() {
                 "tile_threads" => &mut tuning.tile_threads,
                 "split_threads" => &mut tuning.split_threads,
+                "reg_tile" => &mut tuning.reg_tile,
+                "wide_threads" => &mut tuning.wide_threads,
                 other => {
                     return Err(format!(
                         "unknown webgpu tuning `{other}` (known: {}; to keep convolutions whole, skip the `split-k` \
@@ -53,6 +82,9 @@ impl FromStr for WebGpuTuning {
                 }
             };
             *knob = value.trim().parse().map_err(|e| format!("`{pair}`: {e}"))?;
+        }
+        if ![16, 32, 64].contains(&tuning.reg_tile) {
+            return Err(format!("reg_tile={}: expected 16, 32 or 64", tuning.reg_tile));
         }
         Ok(tuning)
     }
@@ -72,6 +104,10 @@ mod tests {
         assert!("split_k=off".parse::<WebGpuTuning>().unwrap_err().contains("split-k"));
         assert!("tile_threads".parse::<WebGpuTuning>().unwrap_err().contains("NAME=VALUE"));
         assert!("tile_threads=-1".parse::<WebGpuTuning>().is_err());
+        assert_eq!("reg_tile=64,wide_threads=9".parse::<WebGpuTuning>().unwrap().reg_tile, 64);
+        assert!("reg_tile=48".parse::<WebGpuTuning>().unwrap_err().contains("16, 32 or 64"));
+        assert!("prefetch=1".parse::<WebGpuTuning>().unwrap().prefetch);
+        assert!("prefetch=yes".parse::<WebGpuTuning>().is_err());
         assert_eq!(WebGpuTuning::default().settings()[0], ("tile_threads", "67584".to_string()));
     }
 }

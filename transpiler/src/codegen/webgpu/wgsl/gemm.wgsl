@@ -1,5 +1,5 @@
 // Tiled GEMM: C[z][m][n] = sum over k of A(z, m, k) * B(z, k, n), then the epilogue in store_c.
-// A workgroup computes a BM x BN tile of C with SPLIT groups of WM x WN invocations; each invocation holds a 4 x 4
+// A workgroup computes a BM x BN tile of C with SPLIT groups of WM x WN invocations; each invocation holds $BLOCK
 // block of C in registers. Every step stages a BKT = BK * SPLIT deep slice of A and B in workgroup memory (rows
 // padded by one vec4 against bank conflicts); group g accumulates the g-th BK rows of it, and at the end the groups'
 // partial sums are added in workgroup memory (split-K inside the workgroup: more invocations per tile for the small
@@ -8,7 +8,7 @@
 // and epilogue), as are the constants.
 const BM: u32 = $BMu;
 const BN: u32 = $BNu;
-const BK: u32 = 16u;
+const BK: u32 = $BKu;
 const SPLIT: u32 = $SPLITu;
 const BKT: u32 = BK * SPLIT;
 const WN: u32 = $WNu;
@@ -30,41 +30,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let t = li % TT;
     let tm = t / WN;
     let tn = t % WN;
-    var c0 = vec4<f32>();
-    var c1 = vec4<f32>();
-    var c2 = vec4<f32>();
-    var c3 = vec4<f32>();
-    for (var k0 = 0u; k0 < KT; k0 += BKT) {
-$LOADS        workgroupBarrier();
-        let ab = ks * BK * AV + tm;
-        let bb = BOFF + ks * BK * BV + tn;
-$INNER        workgroupBarrier();
-    }
-    if (SPLIT > 1u) {
+$DECL$MAIN    if (SPLIT > 1u) {
         if (ks > 0u) {
-            let o = ((ks - 1u) * TT + t) * 4u;
-            sm[o] = c0;
-            sm[o + 1u] = c1;
-            sm[o + 2u] = c2;
-            sm[o + 3u] = c3;
-        }
+            let o = ((ks - 1u) * TT + t) * $NAu;
+$PARK        }
         workgroupBarrier();
         if (ks == 0u) {
             for (var q = 1u; q < SPLIT; q++) {
-                let o = ((q - 1u) * TT + t) * 4u;
-                c0 += sm[o];
-                c1 += sm[o + 1u];
-                c2 += sm[o + 2u];
-                c3 += sm[o + 3u];
-            }
+                let o = ((q - 1u) * TT + t) * $NAu;
+$GATHER            }
         }
     }
     if (ks == 0u) {
-        let m = m0 + tm * 4u;
-        let n = n0 + tn * 4u;
-        store_c(z, m, n, c0);
-        store_c(z, m + 1u, n, c1);
-        store_c(z, m + 2u, n, c2);
-        store_c(z, m + 3u, n, c3);
-    }
+$STORE    }
 }
