@@ -1,12 +1,14 @@
-"""Joins `cargo xtask bench-gpu --json` and `bench/gpu_peer.py` results into the markdown table of BENCHMARKS.md.
+"""Joins `cargo xtask bench-gpu --json` and `bench/gpu_peer.py` results into the markdown tables of BENCHMARKS.md:
+latency beside PyTorch, where the load time goes, where each run's wall time goes, and the fp16 peer.
 
-Usage: python3 bench/gpu_table.py WDNN.json TORCH.json
+Usage: python3 bench/gpu_table.py WDNN.json TORCH.json [WDNN-TRUSTED.json]
 """
 
 import json
 import sys
 
 ORDER = ["resnet50", "vgg19", "squeezenet", "inception_v1", "mobilenetv2"]
+NAN = float("nan")
 
 
 def main():
@@ -17,21 +19,40 @@ def main():
     peer = next(iter(torch.values()))
     print(f"Adapter: {first['adapter']}; PyTorch {peer['torch']} on {peer['device']}; batch 1, fp32, median of "
           f"{first['runs']} runs after warm-up.\n")
-    print("| model | GFLOP | wdnn webgpu wall ms | GPU ms | GFLOP/s (wall) | load ms | pipelines ms | first run ms "
-          "| dispatches | wall ms, no bounds checks | PyTorch eager ms | CUDA graph ms | eager (TF32 conv) ms "
-          "| wdnn / eager |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name in ORDER:
-        o, t = ours.get(name), torch.get(name)
-        if o is None:
-            continue
-        t = t or {}
-        ratio = o["wall_ms"] / t["eager_ms"] if t.get("eager_ms") else float("nan")
-        print(f"| {name} | {o['gflop']:.2f} | {o['wall_ms']:.3f} | {o['gpu_ms']:.3f} | {o['gflop'] / o['wall_ms'] * 1e3:.0f} "
-              f"| {o['load_ms']:.0f} | {o['pipelines_ms']:.0f} | {o['first_run_ms']:.2f} | {o['dispatches']} "
-              f"| {trusted.get(name, {}).get('wall_ms', float('nan')):.3f} "
-              f"| {t.get('eager_ms', float('nan')):.3f} | {t.get('graph_ms', float('nan')):.3f} "
-              f"| {t.get('eager_tf32_ms', float('nan')):.3f} | {ratio:.2f}× |")
+    print("| model | GFLOP | wdnn webgpu wall ms | GPU ms | wall − GPU ms | GFLOP/s (wall) | load ms | pipelines ms "
+          "| first run ms | dispatches | wall ms, no bounds checks | PyTorch eager ms | CUDA graph ms "
+          "| eager (TF32 conv) ms | wdnn ÷ graph |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    models = [(n, ours[n], torch.get(n) or {}) for n in ORDER if n in ours]
+    for name, o, t in models:
+        ratio = o["wall_ms"] / t["graph_ms"] if t.get("graph_ms") else NAN
+        print(f"| {name} | {o['gflop']:.2f} | {o['wall_ms']:.3f} | {o['gpu_ms']:.3f} | {o['wall_ms'] - o['gpu_ms']:.3f} "
+              f"| {o['gflop'] / o['wall_ms'] * 1e3:.0f} | {o['load_ms']:.0f} | {o['pipelines_ms']:.0f} "
+              f"| {o['first_run_ms']:.2f} | {o['dispatches']} | {trusted.get(name, {}).get('wall_ms', NAN):.3f} "
+              f"| {t.get('eager_ms', NAN):.3f} | {t.get('graph_ms', NAN):.3f} | {t.get('eager_tf32_ms', NAN):.3f} "
+              f"| {ratio:.2f}× |")
+    print("\nLoad, ms: read + verify (files read, hashes checked, graph decoded), weight decoding (zstd chunks, in "
+          "parallel), adapter, device, upload (weights into buffers), pipelines.\n")
+    print("| model | load | read + verify | decode | adapter | device | upload | pipelines |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, o, _ in models:
+        print(f"| {name} | {o['load_ms']:.0f} | {o.get('read_verify_ms', NAN):.0f} | {o.get('decode_ms', NAN):.0f} "
+              f"| {o.get('adapter_ms', NAN):.0f} | {o['device_ms']:.0f} | {o['upload_ms']:.0f} "
+              f"| {o['pipelines_ms']:.0f} |")
+    print("\nOne run's wall time (no timestamps), medians in ms: writing the inputs, submitting, recording the next "
+          "run, waiting for the GPU, reading the outputs; and the wall time with timestamps on.\n")
+    print("| model | wall | write | submit | record | wait | read | wall with timestamps |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, o, _ in models:
+        print(f"| {name} | {o['wall_ms']:.3f} | {o.get('run_write_ms', NAN):.3f} | {o.get('run_submit_ms', NAN):.3f} "
+              f"| {o.get('run_record_ms', NAN):.3f} | {o.get('run_wait_ms', NAN):.3f} "
+              f"| {o.get('run_read_ms', NAN):.3f} | {o.get('wall_with_timestamps_ms', NAN):.3f} |")
+    if any("graph_fp16_ms" in t for _, _, t in models):
+        print("\nfp16: PyTorch's CUDA graph with the model and input in half precision.\n")
+        print("| model | PyTorch fp16 CUDA graph ms | PyTorch fp32 CUDA graph ms |")
+        print("|---|---:|---:|")
+        for name, _, t in models:
+            print(f"| {name} | {t.get('graph_fp16_ms', NAN):.3f} | {t.get('graph_ms', NAN):.3f} |")
 
 
 if __name__ == "__main__":

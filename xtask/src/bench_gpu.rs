@@ -255,7 +255,10 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         eprintln!("{name}: adapter {}", exe.adapter_info());
         if args.profile {
             drop(exe);
-            profile(&graph, &weights, &x, args.trusted)?;
+            let kernels = profile(&graph, &weights, &x, args.trusted)?;
+            if let Some(last) = results.last_mut() {
+                last["kernels"] = kernels;
+            }
         }
     }
     if let Some(path) = &args.json {
@@ -264,8 +267,15 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
     Ok(())
 }
 
-/// GPU time per op type and the costliest kernels, averaged over 10 runs with a timestamp around every dispatch.
-fn profile(graph: &Graph, weights: &wdnn_runner_core::Weights, x: &[Tensor], trusted: bool) -> Result<()> {
+/// GPU time per op type and the costliest kernels, averaged over 10 runs with a timestamp around every dispatch;
+/// returns every dispatch's time with its op, output and weight shapes and grid (for comparing tunings kernel by
+/// kernel: `bench/gpu_sweep.sh`).
+fn profile(
+    graph: &Graph,
+    weights: &wdnn_runner_core::Weights,
+    x: &[Tensor],
+    trusted: bool,
+) -> Result<serde_json::Value> {
     let backend = WebGpuBackend::new(WebGpuOptions {
         timestamps: true,
         trusted_shaders: trusted,
@@ -289,7 +299,7 @@ fn profile(graph: &Graph, weights: &wdnn_runner_core::Weights, x: &[Tensor], tru
     }
     if total.is_empty() {
         println!("  (no per-dispatch timestamps on this adapter)");
-        return Ok(());
+        return Ok(serde_json::Value::Array(Vec::new()));
     }
     let mut by_op: Vec<(String, f64, usize)> = Vec::new();
     for (_, op, s) in &total {
@@ -305,22 +315,34 @@ fn profile(graph: &Graph, weights: &wdnn_runner_core::Weights, x: &[Tensor], tru
     let sum: f64 = total.iter().map(|t| t.2).sum();
     let ops: Vec<String> = by_op.iter().map(|(o, s, n)| format!("{o}×{n} {:.3}", s * 1e3)).collect();
     println!("  profile: {:.3} ms in dispatches; by op (ms): {}", sum * 1e3, ops.join(", "));
+    let shape_of = |id: Option<&u32>| id.and_then(|&t| graph.tensors.get(t as usize)).map(|t| t.shape.clone());
+    let grid = |name: &str| match graph.kernels.iter().find(|k| k.name == name).and_then(|k| k.payload.as_ref()) {
+        Some(wdnn_runner_core::spec::KernelPayload::Wgsl { dispatch, workgroup_size, .. }) => {
+            Some((*dispatch, *workgroup_size))
+        }
+        _ => None,
+    };
     let mut top = total.clone();
     top.sort_by(|a, b| b.2.total_cmp(&a.2));
     for (name, op, s) in top.iter().take(8) {
         let k = graph.kernels.iter().find(|k| &k.name == name);
-        let shape = k
-            .and_then(|k| k.outputs.first())
-            .and_then(|&o| graph.tensors.get(o as usize))
-            .map(|t| format!("{:?}", t.shape))
-            .unwrap_or_default();
-        let dispatch = match k.and_then(|k| k.payload.as_ref()) {
-            Some(wdnn_runner_core::spec::KernelPayload::Wgsl { dispatch, workgroup_size, .. }) => {
-                format!("{dispatch:?}x{workgroup_size:?}")
-            }
-            _ => String::new(),
-        };
+        let shape = shape_of(k.and_then(|k| k.outputs.first())).map(|s| format!("{s:?}")).unwrap_or_default();
+        let dispatch = grid(name).map(|(d, w)| format!("{d:?}x{w:?}")).unwrap_or_default();
         println!("    {:>8.3} ms  {op:<12} {name:<28} out {shape} grid {dispatch}", s * 1e3);
     }
-    Ok(())
+    let kernels = total
+        .iter()
+        .map(|(name, op, s)| {
+            let k = graph.kernels.iter().find(|k| &k.name == name);
+            serde_json::json!({
+                "name": name,
+                "op": op,
+                "ms": s * 1e3,
+                "out": shape_of(k.and_then(|k| k.outputs.first())),
+                "weight": shape_of(k.and_then(|k| k.inputs.get(1))),
+                "grid": grid(name),
+            })
+        })
+        .collect();
+    Ok(serde_json::Value::Array(kernels))
 }
