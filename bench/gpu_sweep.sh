@@ -4,6 +4,7 @@
 # dispatch), one JSON per tuning, and prints which tuning is fastest kernel by kernel (bench/gpu_sweep_pick.py).
 #
 # Usage: bench/gpu_sweep.sh XTASK_BINARY OUT_DIR RUNS TUNING...   (a TUNING of `default` converts with no option)
+# WDNN_SWEEP_MODELS="squeezenet mobilenetv2" limits it to those models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 XTASK=$1
@@ -20,7 +21,7 @@ declare -A MODELS=(
   [inception_v1]=fixtures/models/light/light_inception_v1.onnx
   [mobilenetv2]=fixtures/models/mobilenetv2-imagenet.onnx
 )
-NAMES=(resnet50 vgg19 squeezenet inception_v1 mobilenetv2)
+read -r -a NAMES <<<"${WDNN_SWEEP_MODELS:-resnet50 vgg19 squeezenet inception_v1 mobilenetv2}"
 i=0
 jobs=()
 for tuning in "$@"; do
