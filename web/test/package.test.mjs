@@ -120,6 +120,8 @@ test('.npy round trip', () => {
     new wdnn.Tensor('int64', [1, -2, 3, 4], [2, 2]),
     new wdnn.Tensor('bool', [true, false], [2]),
     new wdnn.Tensor('uint8', new Uint8Array(0), [0, 3]),
+    // float16 as ORT has it: the bits in a Uint16Array (1, -2.5, inf, NaN).
+    new wdnn.Tensor('float16', new Uint16Array([0x3c00, 0xc100, 0x7c00, 0x7e00]), [2, 2]),
   ]) {
     const back = parseNpy(formatNpy(t));
     assert.equal(back.type, t.type);

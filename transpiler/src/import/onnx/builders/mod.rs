@@ -1,7 +1,8 @@
 //! ONNX op builders that replace tract's where its translation drops an attribute (so that the converter either
-//! computes what ONNX says or refuses), or where tract has none and the op decomposes into ops we lower: the
-//! registration table ([`onnx`]), then one module per family. Most expansions only need "one output shaped and
-//! typed like input 0" from tract's inference rules: [`same_shape`] gives them that without a type of their own.
+//! computes what ONNX says or refuses) or a value (ReduceMax and ReduceMin over an empty set), or where tract has
+//! none and the op decomposes into ops we lower: the registration table ([`onnx`]), then one module per family.
+//! Most expansions only need "one output shaped and typed like input 0" from tract's inference rules:
+//! [`same_shape`] gives them that without a type of their own.
 
 mod activations;
 mod attention;
@@ -11,6 +12,7 @@ mod native;
 mod pool;
 mod quant;
 mod recurrent;
+mod reduce;
 mod shape;
 
 use tract_onnx::model::{Onnx, ParsingContext};
@@ -32,6 +34,7 @@ pub(super) fn onnx() -> Onnx {
     shape::register_pad(&mut onnx);
     recurrent::register(&mut onnx);
     quant::register_convs(&mut onnx);
+    reduce::register(&mut onnx);
     onnx.op_register.insert("If", control::if_then_else);
     onnx.op_register.insert("Celu", activations::celu);
     onnx.op_register.insert("Swish", activations::swish);
