@@ -21,7 +21,7 @@ fn wasm_session(bundle: &Path) -> Session {
     wdnn_runner_core::load(&bundle, &order, |_, _| {}).unwrap_or_else(|e| panic!("loading on wasm: {e}"))
 }
 
-fn both(model: &Path, input_shapes: Vec<(String, Vec<u64>)>) -> (std::path::PathBuf, Session, Session) {
+fn both(model: &Path, input_shapes: Vec<(String, Vec<u64>)>) -> (ScratchDir, Session, Session) {
     let options = ConvertOptions {
         backends: vec!["fallback".into(), "wasm".into()],
         zstd_level: 3,

@@ -29,7 +29,7 @@ fn webgpu_session(bundle: &Path) -> Session {
     wdnn_runner_core::load(&bundle, &order, |_, _| {}).unwrap_or_else(|e| panic!("loading on webgpu: {e}"))
 }
 
-fn both(model: &Path, input_shapes: Vec<(String, Vec<u64>)>) -> (std::path::PathBuf, Session, Session) {
+fn both(model: &Path, input_shapes: Vec<(String, Vec<u64>)>) -> (ScratchDir, Session, Session) {
     let options = ConvertOptions {
         backends: vec!["webgpu".into(), "fallback".into()],
         zstd_level: 3,

@@ -26,18 +26,45 @@ pub fn cache_file(rel: &str) -> PathBuf {
     path
 }
 
+/// A scratch directory under the target directory, removed when dropped: a full test run converts gigabytes of
+/// bundles (VGG-19 alone is 0.5 GB per backend), which once filled CI's disk. `WDNN_KEEP_SCRATCH=1` keeps them.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl std::ops::Deref for ScratchDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for ScratchDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if std::env::var_os("WDNN_KEEP_SCRATCH").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// A fresh scratch directory under the target directory.
-pub fn scratch(name: &str) -> PathBuf {
+pub fn scratch(name: &str) -> ScratchDir {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let dir = repo().join("target").join("test-bundles").join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    ScratchDir(dir)
 }
 
-/// Converts `model` with `options` into a scratch bundle.
-pub fn convert(model: &Path, options: &ConvertOptions) -> (PathBuf, ConvertSummary) {
+/// Converts `model` with `options` into a scratch bundle (removed when the returned directory is dropped).
+pub fn convert(model: &Path, options: &ConvertOptions) -> (ScratchDir, ConvertSummary) {
     let name = model.file_stem().unwrap().to_string_lossy().to_string();
     let out = scratch(&name);
     let summary = wdnn_transpiler::convert(model, &out, options, |_| {})
