@@ -4,6 +4,8 @@
 //
 //   node worker.mjs PACKAGE_DIR
 //
+// WDNN_FLAVOR (auto, simd128 or relaxed-simd; default auto) picks the module build, as `wdnn.env.wasm.flavor`.
+//
 // One JSON request per stdin line, one JSON reply per stdout line, in order:
 //   {"op":"info"}                                → {"ok":true,"flavor","built","backends"} (compiled in)
 //   {"op":"load","bundle":DIR,"backends":[...]}  → {"ok":true,"backend","skipped","inputs","outputs","flavor"}
@@ -24,6 +26,7 @@ if (!packageDir) {
 }
 const wdnn = await import(pathToFileURL(join(resolve(packageDir), 'index.mjs')).href);
 const { parseNpy, formatNpy } = await import(pathToFileURL(join(resolve(packageDir), 'npy.mjs')).href);
+wdnn.env.wasm.flavor = process.env.WDNN_FLAVOR || 'auto';
 
 let session = null;
 

@@ -2,7 +2,7 @@
 //! the same ONNX files and inputs: ResNet-50 and SqueezeNet 1.0 (zoo graphs with seeded random weights) and
 //! MobileNetV2 (real weights, chelsea.png).
 //!
-//! Every (engine, threads, model) runs in a fresh Node process (`web/bench/bench.mjs`), so cold start (compile the
+//! Every (engine, module build, threads, model) runs in a fresh Node process (`web/bench/bench.mjs`), so cold start (compile the
 //! module, load the model, first run) is real and each engine picks its threads before its module starts. Steady
 //! latency is the median of `--runs` runs after `--warmup` runs. GFLOP/s counts the Conv and MatMul multiply-adds
 //! (× 2) of the model, read from its reference descriptor; the peak is the measured wasm SIMD128 peak of this
@@ -44,6 +44,9 @@ pub struct BenchWasmArgs {
     /// Only these models (resnet50, mobilenetv2, squeezenet).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// wdnn module builds to time, each in its own rows (`relaxed-simd`: what Node 20 and Chromium pick).
+    #[arg(long, value_delimiter = ',', default_value = "relaxed-simd,simd128")]
+    flavors: Vec<String>,
 }
 
 struct Model {
@@ -129,7 +132,7 @@ pub fn bench_wasm(args: BenchWasmArgs) -> Result<()> {
             .with_context(|| format!("converting {}", model.onnx.display()))?;
         let (graph, _) = Bundle::open(&bundle)?.load_backend("fallback", |_, _| {})?;
         let gflop = flops(&graph) / 1e9;
-        let common = |engine: &str, threads: usize| -> Vec<String> {
+        let common = |engine: &str, threads: usize, flavor: &str| -> Vec<String> {
             let mut a = vec![
                 "--engine".into(),
                 engine.into(),
@@ -145,56 +148,63 @@ pub fn bench_wasm(args: BenchWasmArgs) -> Result<()> {
             if engine == "wdnn" {
                 a.extend(["--bundle".into(), bundle.display().to_string(), "--package".into()]);
                 a.push(package.display().to_string());
-                a.extend(["--backend".into(), args.backend.clone()]);
+                a.extend(["--backend".into(), args.backend.clone(), "--flavor".into(), flavor.into()]);
             } else {
                 a.extend(["--onnx".into(), model.onnx.display().to_string()]);
             }
             a
         };
-        let mut configs: Vec<(String, usize)> = vec![("wdnn".into(), 1)];
-        configs.extend(args.threads.iter().map(|&t| ("ort".to_string(), t)));
+        let mut configs: Vec<(String, usize, &str)> =
+            args.flavors.iter().map(|f| ("wdnn".to_string(), 1, f.as_str())).collect();
+        configs.extend(args.threads.iter().map(|&t| ("ort".to_string(), t, "")));
         let mut ort_one = None;
         let mut results = Vec::new();
-        for (engine, threads) in configs {
-            eprintln!("bench-wasm: {} {engine} {threads} thread(s)", model.name);
-            match run_config(&script, &common(&engine, threads)) {
+        for (engine, threads, flavor) in configs {
+            eprintln!("bench-wasm: {} {engine} {flavor} {threads} thread(s)", model.name);
+            match run_config(&script, &common(&engine, threads, flavor)) {
                 Ok(r) => {
                     if engine == "ort" && threads == 1 {
                         ort_one = r["median_ms"].as_f64();
                     }
-                    if !sizes.iter().any(|(e, _)| *e == engine) {
-                        sizes.push((engine.clone(), r["download_bytes"].clone()));
+                    let key = format!("{engine} {flavor}");
+                    if !sizes.iter().any(|(e, _)| *e == key) {
+                        sizes.push((key, r["download_bytes"].clone()));
                     }
-                    results.push((engine, threads, Ok(r)));
+                    results.push((engine, threads, flavor, Ok(r)));
                 }
-                Err(e) => results.push((engine, threads, Err(e))),
+                Err(e) => results.push((engine, threads, flavor, Err(e))),
             }
         }
-        for (engine, threads, r) in results {
-            let label = if engine == "wdnn" { format!("wdnn {}", args.backend) } else { "onnxruntime-web wasm".into() };
+        for (engine, threads, flavor, r) in results {
+            let label = if engine == "wdnn" {
+                format!("wdnn {} ({flavor})", args.backend)
+            } else {
+                "onnxruntime-web wasm".into()
+            };
             match r {
                 Ok(r) => {
                     let median = r["median_ms"].as_f64().unwrap_or(f64::NAN);
                     let first = r["cold_ms"]["first_run"].as_f64().unwrap_or(f64::NAN);
                     let load = r["cold_ms"]["compile_load"].as_f64().unwrap_or(f64::NAN);
+                    let cold = r["cold_ms"]["total"].as_f64().unwrap_or(f64::NAN);
                     let gflops = gflop / (median / 1e3);
                     let ratio = ort_one.map(|o| format!("{:.2}×", median / o)).unwrap_or_else(|| "—".into());
                     rows.push(format!(
-                        "| {} | {gflop:.2} | {label} | {threads} | {median:.1} | {gflops:.1} | {:.0}% | {load:.0} | {first:.1} ({:.2}×) | {ratio} |",
+                        "| {} | {gflop:.2} | {label} | {threads} | {median:.1} | {gflops:.1} | {:.0}% | {load:.0} | {first:.1} ({:.2}×) | {cold:.0} | {ratio} |",
                         model.name,
                         100.0 * gflops / (PEAK_PER_CORE * threads as f64),
                         first / median,
                     ));
                 }
                 Err(e) => rows
-                    .push(format!("| {} | {gflop:.2} | {label} | {threads} | failed: {e:#} | | | | | |", model.name)),
+                    .push(format!("| {} | {gflop:.2} | {label} | {threads} | failed: {e:#} | | | | | | |", model.name)),
             }
         }
     }
     println!(
-        "| model | GFLOP | engine | threads | median ms | GFLOP/s | of peak | cold: compile + load ms | first run ms (× steady) | time vs ORT 1 thread |"
+        "| model | GFLOP | engine | threads | median ms | GFLOP/s | of peak | cold: compile + load ms | first run ms (× steady) | cold start ms (compile + load + first run) | time vs ORT 1 thread |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
@@ -202,6 +212,7 @@ pub fn bench_wasm(args: BenchWasmArgs) -> Result<()> {
     for (engine, s) in sizes {
         let kib = |v: &Value| v.as_f64().unwrap_or(f64::NAN) / 1024.0;
         let flavor = s["flavor"].as_str().map(|f| format!(" ({f} module)")).unwrap_or_default();
+        let engine = engine.split_whitespace().next().unwrap_or_default();
         println!("download {engine}{flavor}: {:.0} KiB raw, {:.0} KiB gzip", kib(&s["raw"]), kib(&s["gzip"]));
     }
     Ok(())

@@ -30,6 +30,8 @@ struct Process {
 pub struct NodeWorker {
     package: PathBuf,
     scratch: PathBuf,
+    /// The module build asked for (`WDNN_FLAVOR`); `None`: the package's choice.
+    flavor: Option<String>,
     process: Option<Process>,
 }
 
@@ -39,17 +41,30 @@ pub struct Loaded {
     pub backend: String,
     /// The model's input names, in order.
     pub inputs: Vec<String>,
+    /// The module build that runs it (`simd128`, `relaxed-simd`).
+    pub flavor: String,
 }
 
 impl NodeWorker {
     /// A worker over the package in `package` (see `cargo xtask web`), exchanging tensors through `scratch`.
     pub fn new(package: &Path, scratch: &Path) -> NodeWorker {
-        NodeWorker { package: package.to_path_buf(), scratch: scratch.to_path_buf(), process: None }
+        NodeWorker { package: package.to_path_buf(), scratch: scratch.to_path_buf(), flavor: None, process: None }
+    }
+
+    /// The same, on the module build `flavor` (`simd128` or `relaxed-simd`) rather than the package's choice.
+    pub fn with_flavor(package: &Path, scratch: &Path, flavor: &str) -> NodeWorker {
+        let mut worker = NodeWorker::new(package, scratch);
+        worker.flavor = Some(flavor.to_string());
+        worker
     }
 
     fn spawn(&self) -> Result<Process> {
         let script = repo_root().join("web/tools/worker.mjs");
-        let mut child = Command::new(node())
+        let mut command = Command::new(node());
+        if let Some(flavor) = &self.flavor {
+            command.env("WDNN_FLAVOR", flavor);
+        }
+        let mut child = command
             .arg(&script)
             .arg(&self.package)
             .stdin(Stdio::piped())
@@ -112,7 +127,8 @@ impl NodeWorker {
             .as_array()
             .map(|a| a.iter().filter_map(|i| i["name"].as_str().map(str::to_string)).collect())
             .unwrap_or_default();
-        Ok(Loaded { backend: reply["backend"].as_str().unwrap_or_default().to_string(), inputs })
+        let text = |key: &str| reply[key].as_str().unwrap_or_default().to_string();
+        Ok(Loaded { backend: text("backend"), inputs, flavor: text("flavor") })
     }
 
     /// Runs the loaded model; outputs in the model's order.

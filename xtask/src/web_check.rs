@@ -3,7 +3,8 @@
 //! Every fixture model — the nine zoo graphs with seeded random weights, MobileNetV2 on five photos, the style
 //! network on three styles — is converted once with a descriptor for `fallback` and for every other backend
 //! compiled into the package (`wasm`), run natively on the reference backend (the oracle), and run in Node on each
-//! backend of the package's wasm32 module; every output must be within rel. L2 1e-4 of the oracle's. Then the
+//! backend of the package's wasm32 module (the wasm backend on each module build, SIMD128 and relaxed SIMD); every
+//! output must be within rel. L2 1e-4 of the oracle's. Then the
 //! package's command line must name "Egyptian cat" first for chelsea.png on MobileNetV2 on the package's best
 //! backend, and the JavaScript tests (`node --test web/test/`) run against the package. The run ends with
 //! `web-test: N passed, N failed`.
@@ -21,6 +22,9 @@ use crate::{image_input, npy, repo_root};
 
 /// The tolerance of every backend against the reference (rel. L2).
 const TOLERANCE: f64 = 1e-4;
+
+/// The module builds a package may hold (`cargo xtask web`), each a folder of it.
+const FLAVORS: [&str; 2] = ["simd128", "relaxed-simd"];
 
 const ZOO: [&str; 9] = [
     "bvlc_alexnet",
@@ -113,6 +117,21 @@ pub fn web_test() -> Result<()> {
     let compiled: Vec<String> = compiled.into_iter().filter(|b| b != "webgpu").collect();
     let mut descriptors = vec!["fallback".to_string()];
     descriptors.extend(compiled.iter().filter(|b| *b != "fallback").cloned());
+    // The wasm backend's kernels differ per module build (relaxed SIMD fuses multiply-adds): each build in the
+    // package is checked, with a worker of its own; the other backends on the package's choice.
+    let builds: Vec<&str> = FLAVORS.iter().copied().filter(|f| package.join(f).is_dir()).collect();
+    let mut workers: Vec<(String, Option<&str>, NodeWorker)> = Vec::new();
+    for backend in &compiled {
+        if backend == "wasm" {
+            for build in &builds {
+                let io = scratch.join(format!("io-{build}"));
+                workers.push((backend.clone(), Some(*build), NodeWorker::with_flavor(&package, &io, build)));
+            }
+        } else {
+            workers.push((backend.clone(), None, NodeWorker::new(&package, &scratch.join("io"))));
+        }
+    }
+    drop(worker);
     let (mut passed, mut failed) = (0usize, Vec::<String>::new());
     for model in models() {
         let bundle = scratch.join(model.name.replace('/', "_"));
@@ -150,14 +169,21 @@ pub fn web_test() -> Result<()> {
             let expected = oracle.run(&named).with_context(|| format!("{} {label}: native reference", model.name))?;
             sets.push((label, inputs, expected));
         }
-        for backend in &compiled {
-            let case = format!("{} on {backend}", model.name);
+        for (backend, build, worker) in &mut workers {
+            let case = match build {
+                Some(build) => format!("{} on {backend} ({build})", model.name),
+                None => format!("{} on {backend}", model.name),
+            };
             match worker.load(&bundle, &[backend.as_str()]) {
-                Ok(loaded) if loaded.backend == *backend => {}
-                Ok(loaded) => {
+                Ok(loaded) if loaded.backend != *backend => {
                     failed.push(format!("{case}: loaded on `{}` instead", loaded.backend));
                     continue;
                 }
+                Ok(loaded) if build.is_some_and(|b| b != loaded.flavor) => {
+                    failed.push(format!("{case}: ran on the {} module instead", loaded.flavor));
+                    continue;
+                }
+                Ok(_) => {}
                 Err(e) => {
                     failed.push(format!("{case}: loading in Node: {e}"));
                     continue;
@@ -190,7 +216,7 @@ pub fn web_test() -> Result<()> {
         }
         let _ = std::fs::remove_dir_all(&bundle);
     }
-    drop(worker);
+    drop(workers);
     let best = compiled.first().cloned().unwrap_or_else(|| "fallback".into());
     match classify_chelsea(&package, &scratch, &descriptors, &best) {
         Ok(()) => passed += 1,
