@@ -20,7 +20,8 @@
 //! `f32x4.relaxed_madd`), SSE2 on x86_64 (so `cargo test` is fast), plain arrays elsewhere.
 //!
 //! **Work partitioning.** Every kernel counts its work items (`tiles()`) and computes any sub-range of them; kernels
-//! hold no global state and take caller-owned scratch, so a thread pool can split one kernel across workers.
+//! hold no global state and take caller-owned scratch, so [`parallel`] splits one kernel across threads (the Web
+//! Worker pool of the threaded wasm32 module), with results bit-identical to one thread's.
 //!
 //! **Errors.** Shapes and buffer lengths are checked at each entry point and reported as errors naming the kernel
 //! and the buffer; nothing a descriptor supplies can make a kernel read or write out of bounds.
@@ -30,6 +31,9 @@
 //! **The backend.** [`backend::WasmBackend`] implements runner-core's `Backend` over these kernels, with the
 //! reference kernels of runner-fallback under them for every op, dtype or shape they do not cover.
 #![deny(missing_docs)]
+// The threaded module's pool sleeps in `memory.atomic.wait32`, whose intrinsic is not stable yet; that build already
+// compiles std with `-Z build-std` under RUSTC_BOOTSTRAP, every other build is stable Rust.
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
 pub mod backend;
 pub mod conv;
@@ -37,6 +41,7 @@ pub mod elementwise;
 pub mod epilogue;
 pub mod gemm;
 pub mod math;
+pub mod parallel;
 pub mod pool;
 pub mod reduce;
 pub mod simd;

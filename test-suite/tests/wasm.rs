@@ -101,3 +101,18 @@ fn style_transfer_at_256() {
     let weights = read_npy(&dir.join("style9.style_weights.npy"));
     compare("style 9", &mut wasm, &mut cpu, &[("image", content), ("style_weights", weights)]);
 }
+
+/// Kernels split across threads (scoped threads natively, the Worker pool in the threaded wasm32 module) compute
+/// every output value on one thread in one order: MobileNetV2 on three threads equals one thread bit for bit.
+#[test]
+fn mobilenetv2_on_three_threads_equals_one_thread_bit_for_bit() {
+    let (bundle, _, _) = both(&fixtures().join("models/mobilenetv2-imagenet.onnx"), vec![]);
+    let (graph, weights) = Bundle::open(&bundle).unwrap().load_backend("wasm", |_, _| {}).unwrap();
+    let mut one = WasmBackend.load_executable(&graph, &weights).unwrap();
+    let mut three = WasmBackend.load_executable(&graph, &weights).unwrap();
+    three.set_threads(3);
+    let input = read_npy(&fixtures().join("expected/mobilenetv2/chelsea.input.npy"));
+    let expected = wdnn_runner_core::Executable::run(&mut one, std::slice::from_ref(&input)).unwrap();
+    let actual = wdnn_runner_core::Executable::run(&mut three, std::slice::from_ref(&input)).unwrap();
+    assert_eq!(actual, expected, "MobileNetV2 on 3 threads differs from 1 thread");
+}

@@ -2,7 +2,9 @@
 // before its module starts): `cargo xtask bench-wasm` runs it once per engine, thread count and model.
 //
 //   node bench.mjs --engine wdnn|ort --threads N --runs N --warmup N --input FILE.npy
-//                  [--bundle DIR --package DIR --flavor auto|simd128|relaxed-simd] [--onnx FILE]
+//                  [--bundle DIR --package DIR --flavor auto|simd128|relaxed-simd|simd128-threads] [--onnx FILE]
+//
+// wdnn with --threads N > 1 runs the threaded module (its N - 1 workers start with the module, inside the cold start).
 //
 // Prints one JSON line: {engine, threads, cold_ms: {compile_load, first_run, total}, runs_ms: [...], median_ms,
 // download_bytes: {raw, gzip}}. Cold start is measured from before the engine's import to the end of the first run.
@@ -41,14 +43,17 @@ if (args.engine === 'wdnn') {
   const pkg = resolve(args.package);
   const wdnn = await import(pathToFileURL(join(pkg, 'index.mjs')).href);
   const { parseNpy } = await import(pathToFileURL(join(pkg, 'npy.mjs')).href);
-  if (threads !== 1) throw new Error('the wdnn package has no threaded build yet');
   wdnn.env.wasm.flavor = args.flavor ?? 'auto';
+  wdnn.env.wasm.numThreads = threads;
   session = await wdnn.load(args.bundle, { backends: [args.backend ?? 'wasm'] });
   const input = parseNpy(new Uint8Array(await readFile(args.input)));
   feeds = { [session.inputs[0].name]: input };
   run = () => session.run(feeds);
-  const { flavor } = await wdnn.info();
-  const js = ['index.mjs', 'tensor.mjs', 'bundle.mjs', `${flavor}/wdnn_web.js`].map((f) => join(pkg, f));
+  const { flavor, threads: used } = await wdnn.info();
+  if (used !== threads) throw new Error(`ran on ${used} threads, not ${threads}`);
+  const files = ['index.mjs', 'tensor.mjs', 'bundle.mjs', `${flavor}/wdnn_web.js`];
+  if (threads > 1) files.push('thread-worker.mjs');
+  const js = files.map((f) => join(pkg, f));
   download = await sizes([...js, join(pkg, flavor, 'wdnn_web_bg.wasm')]);
   download.flavor = flavor;
   if (args.flavor && args.flavor !== 'auto' && flavor !== args.flavor) throw new Error(`ran on ${flavor}, not ${args.flavor}`);

@@ -6,6 +6,8 @@ import * as wdnn from '/wdnn/index.mjs';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
+// `?threads=N`: the wasm backend's threads (the threaded module needs a cross-origin isolated page).
+if (params.has('threads')) wdnn.env.wasm.numThreads = Number(params.get('threads'));
 const MODELS = { classify: '/models/mobilenetv2/', style: '/models/multistyle26/' };
 const PHOTOS = ['chelsea.png', 'coffee.png', 'motorcycle_left.png', 'china.jpg', 'camera.png'];
 const STYLE_COUNT = 26;

@@ -2,7 +2,7 @@
 // The Node command line of the wdnn package, with the contract of `cargo xtask run`:
 //
 //   node cli.mjs run BUNDLE [--backend auto|wasm|fallback] --input NAME=FILE.npy … [--out-dir DIR] [--runs N]
-//                    [--labels labels.json] [--flavor auto|simd128|relaxed-simd]
+//                    [--labels labels.json] [--flavor auto|simd128|relaxed-simd|simd128-threads] [--threads N]
 //
 // It writes each output as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become `_`) and, with --runs N, runs
 // the model N more times and prints the median milliseconds per run. `--labels` prints the first output's top 5.
@@ -15,14 +15,14 @@ import * as wdnn from './index.mjs';
 import { formatNpy, parseNpy } from './npy.mjs';
 
 const USAGE = `usage: node cli.mjs run BUNDLE [--backend auto|wasm|fallback] --input NAME=FILE.npy ... \\
-         [--out-dir DIR] [--runs N] [--labels labels.json] [--flavor auto|simd128|relaxed-simd]`;
+         [--out-dir DIR] [--runs N] [--labels labels.json] [--flavor auto|simd128|relaxed-simd|simd128-threads] [--threads N]`;
 
 class UsageError extends Error {}
 
 function parseArgs(argv) {
   const [command, ...rest] = argv;
   if (command !== 'run') throw new UsageError(command ? `unknown command \`${command}\`` : 'no command');
-  const args = { bundle: null, backend: 'auto', inputs: [], outDir: null, runs: 0, labels: null, flavor: 'auto' };
+  const args = { bundle: null, backend: 'auto', inputs: [], outDir: null, runs: 0, labels: null, flavor: 'auto', threads: 0 };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = () => {
@@ -46,6 +46,7 @@ function parseArgs(argv) {
       }
       case '--labels': args.labels = value(); break;
       case '--flavor': args.flavor = value(); break;
+      case '--threads': args.threads = Number(value()); break;
       default:
         if (flag.startsWith('--') || args.bundle !== null) throw new UsageError(`unexpected argument \`${flag}\``);
         args.bundle = flag;
@@ -67,6 +68,7 @@ function median(values) {
 
 async function run(args) {
   wdnn.env.wasm.flavor = args.flavor;
+  wdnn.env.wasm.numThreads = args.threads;
   const backends = args.backend === 'auto' ? wdnn.DEFAULT_BACKENDS : [args.backend];
   const feeds = {};
   for (const [name, file] of args.inputs) {
@@ -77,8 +79,9 @@ async function run(args) {
   const session = await wdnn.load(args.bundle, { backends });
   const loadMs = performance.now() - loadStart;
   for (const s of session.skipped) console.log(`skipped backend ${s.backend}: ${s.reason}`);
-  const { flavor } = await wdnn.info();
-  console.log(`backend: ${session.backend} (${flavor} module, loaded in ${loadMs.toFixed(1)} ms)`);
+  const { flavor, threads } = await wdnn.info();
+  const on = threads > 1 ? `, ${threads} threads` : '';
+  console.log(`backend: ${session.backend} (${flavor} module${on}, loaded in ${loadMs.toFixed(1)} ms)`);
   const start = performance.now();
   const outputs = await session.run(feeds);
   console.log(`ran in ${(performance.now() - start).toFixed(1)} ms`);

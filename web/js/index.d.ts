@@ -93,11 +93,14 @@ export const DEFAULT_BACKENDS: readonly string[];
 export const env: {
   wasm: {
     /** Which module build to use: relaxed SIMD where the engine validates it (`auto`), or a fixed one. */
-    flavor: 'auto' | 'simd128' | 'relaxed-simd';
+    flavor: 'auto' | 'simd128' | 'relaxed-simd' | 'simd128-threads';
+    /** Threads for the wasm backend (ORT's `env.wasm.numThreads`): 0 = min(4, cores/2) on a cross-origin isolated
+     * page, 1 elsewhere and in Node unless set; more than 1 uses the threaded module. */
+    numThreads: number;
     /** Where the module builds live (default: beside index.mjs). */
     wasmPaths?: string | URL;
   };
 };
 
 /** The module build in use and the backends compiled into it (loads the module if needed). */
-export function info(): Promise<{ flavor: string; built: string; backends: string[]; memoryBytes: number }>;
+export function info(): Promise<{ flavor: string; built: string; backends: string[]; threads: number; memoryBytes: number }>;

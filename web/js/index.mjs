@@ -21,8 +21,14 @@ export const DEFAULT_BACKENDS = Object.freeze(['webgpu', 'wasm', 'fallback']);
 /** Settings read when the module is first needed (as `ort.env`). */
 export const env = {
   wasm: {
-    /** `'auto'` (relaxed SIMD where the engine validates it, else SIMD128), `'relaxed-simd'` or `'simd128'`. */
+    /** `'auto'` (relaxed SIMD where the engine validates it, else SIMD128), `'relaxed-simd'` or `'simd128'`; with
+     * more than one thread the module is the threaded SIMD128 build (`'simd128-threads'`). */
     flavor: 'auto',
+    /** Threads for the wasm backend's kernels, as ORT's `env.wasm.numThreads`: 0 (the default) picks
+     * min(4, cores/2) on a cross-origin isolated page and 1 elsewhere (a page without COOP/COEP cannot share
+     * memory; in Node ask for threads explicitly). More than one uses the threaded module and `numThreads - 1`
+     * workers (Web Workers, or worker_threads in Node). */
+    numThreads: 0,
     /** Where the module builds live (a URL or, in Node, a directory ending in `/`); default: beside this file. */
     wasmPaths: undefined,
   },
@@ -38,13 +44,79 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
 const GLUE = {
   'simd128': () => import('./simd128/wdnn_web.js'),
   'relaxed-simd': () => import('./relaxed-simd/wdnn_web.js'),
+  'simd128-threads': () => import('./simd128-threads/wdnn_web.js'),
 };
 
-function chooseFlavor() {
+/** The threads asked for (`env.wasm.numThreads`, 0 resolved), and whether this realm can share memory. */
+function threadsWanted() {
+  const asked = env.wasm.numThreads ?? 0;
+  if (!Number.isInteger(asked) || asked < 0) throw new TypeError('wdnn: env.wasm.numThreads must be an integer >= 0');
+  const isolated = isNode || globalThis.crossOriginIsolated === true;
+  if (!isolated || typeof SharedArrayBuffer === 'undefined') return 1;
+  if (asked > 0) return asked;
+  if (isNode) return 1;
+  return Math.max(1, Math.min(4, Math.ceil((globalThis.navigator?.hardwareConcurrency ?? 1) / 2)));
+}
+
+function chooseFlavor(threads) {
   const asked = env.wasm.flavor ?? 'auto';
-  if (asked === 'auto') return WebAssembly.validate(RELAXED_SIMD_PROBE) ? 'relaxed-simd' : 'simd128';
+  if (asked === 'auto') {
+    if (threads > 1) return 'simd128-threads';
+    return WebAssembly.validate(RELAXED_SIMD_PROBE) ? 'relaxed-simd' : 'simd128';
+  }
   if (!(asked in GLUE)) throw new TypeError(`wdnn: env.wasm.flavor must be auto, ${Object.keys(GLUE).join(' or ')}`);
   return asked;
+}
+
+/** Compiles the module of `url` (a file: URL is read in Node). */
+async function compileModule(url) {
+  if (isNode && url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return WebAssembly.compile(await readFile(url));
+  }
+  const response = fetch(url);
+  if (WebAssembly.compileStreaming) {
+    try {
+      return await WebAssembly.compileStreaming(response);
+    } catch (e) {
+      // A server that does not say application/wasm: compile the bytes.
+      if (!(e instanceof TypeError)) throw e;
+    }
+  }
+  return WebAssembly.compile(await (await response).arrayBuffer());
+}
+
+/** Starts `count` workers (thread-worker.mjs) over the threaded module's memory and waits until each is in its
+ * loop; they live as long as the realm (unref'd in Node, so they do not keep the process alive). */
+async function startThreads(glue, glueUrl, module, memory, count) {
+  const url = new URL('./thread-worker.mjs', import.meta.url);
+  const started = [];
+  for (let index = 1; index <= count; index++) {
+    started.push(new Promise((resolve, reject) => {
+      const message = { glueUrl: glueUrl.href, module, memory, index };
+      const fail = (e) => reject(new Error(`wdnn: thread worker ${index} failed: ${e?.message ?? e}`));
+      if (isNode) {
+        import('node:worker_threads').then(({ Worker }) => {
+          const worker = new Worker(url);
+          worker.once('message', (m) => {
+            // Ready: from now on the worker only sleeps and computes; it must not keep the process alive.
+            worker.unref();
+            if (m?.ready) resolve();
+            else fail(m?.error);
+          });
+          worker.once('error', fail);
+          worker.postMessage(message);
+        }, fail);
+      } else {
+        const worker = new Worker(url, { type: 'module', name: `wdnn-thread-${index}` });
+        worker.addEventListener('message', (e) => (e.data?.ready ? resolve() : fail(e.data?.error)), { once: true });
+        worker.addEventListener('error', (e) => fail(e.message ?? e), { once: true });
+        worker.postMessage(message);
+      }
+    }));
+  }
+  await Promise.all(started);
+  glue.threadPoolStart(count);
 }
 
 let runtime = null;
@@ -53,37 +125,45 @@ let runtime = null;
 async function getRuntime() {
   if (!runtime) {
     runtime = (async () => {
-      let flavor = chooseFlavor();
+      const threads = threadsWanted();
+      let flavor = chooseFlavor(threads);
       let glue;
       try {
         glue = await GLUE[flavor]();
       } catch (e) {
-        // A package built without the relaxed-SIMD module (`cargo xtask web --no-relaxed`) still runs on SIMD128.
-        if (flavor !== 'relaxed-simd' || (env.wasm.flavor ?? 'auto') !== 'auto') throw e;
+        // A package built without the relaxed-SIMD or the threaded module (`cargo xtask web --no-relaxed`,
+        // `--no-threads`, or no rust-src) still runs on SIMD128.
+        if (flavor === 'simd128' || (env.wasm.flavor ?? 'auto') !== 'auto') throw e;
         flavor = 'simd128';
         glue = await GLUE[flavor]();
       }
-      const base = env.wasm.wasmPaths ? new URL(`${flavor}/`, new URL(env.wasm.wasmPaths, import.meta.url))
-        : new URL(`./${flavor}/`, import.meta.url);
-      const url = new URL('wdnn_web_bg.wasm', base);
-      let module_or_path = url;
-      if (isNode && url.protocol === 'file:') {
-        const { readFile } = await import('node:fs/promises');
-        module_or_path = await readFile(url);
+      const folder = (name) => env.wasm.wasmPaths ? new URL(`${name}/`, new URL(env.wasm.wasmPaths, import.meta.url))
+        : new URL(`./${name}/`, import.meta.url);
+      const url = new URL('wdnn_web_bg.wasm', folder(flavor));
+      const module = await compileModule(url);
+      const exports = await glue.default({ module_or_path: module });
+      // The threaded module imports its (shared) memory rather than exporting it.
+      const memory = exports.memory ?? glue.wasmMemory();
+      if (flavor.endsWith('-threads') && threads > 1) {
+        await startThreads(glue, new URL('wdnn_web.js', new URL(`./${flavor}/`, import.meta.url)), module, memory,
+          threads - 1);
       }
-      const exports = await glue.default({ module_or_path });
-      return { glue, flavor, memory: exports.memory };
+      return { glue, flavor, memory };
     })();
     runtime.catch(() => { runtime = null; });
   }
   return runtime;
 }
 
-/** The module build in use (`'relaxed-simd'` or `'simd128'`), the backends compiled into it and the size of its
- * linear memory in bytes (it grows, never shrinks; freed memory is reused); loads the module if needed. */
+/** The module build in use (`'relaxed-simd'`, `'simd128'` or `'simd128-threads'`), the backends compiled into it,
+ * the threads the wasm backend's kernels use and the size of its linear memory in bytes (it grows, never shrinks;
+ * freed memory is reused); loads the module if needed. */
 export async function info() {
   const { glue, flavor, memory } = await getRuntime();
-  return { flavor, built: glue.buildFlavor(), backends: glue.compiledBackends(), memoryBytes: memory.buffer.byteLength };
+  return {
+    flavor, built: glue.buildFlavor(), backends: glue.compiledBackends(), threads: glue.threadCount(),
+    memoryBytes: memory.buffer.byteLength,
+  };
 }
 
 function signature(list) {

@@ -85,7 +85,7 @@ export async function loadInWorker(bundle, options) {
     ? new URL(bundle.toString(), globalThis.location?.href).href
     : bundle;
   try {
-    const wasm = { flavor: env.wasm.flavor, wasmPaths: env.wasm.wasmPaths?.toString() };
+    const wasm = { flavor: env.wasm.flavor, numThreads: env.wasm.numThreads, wasmPaths: env.wasm.wasmPaths?.toString() };
     const answer = await link.request({ op: 'load', bundle: where, options: rest, wasm, progress: Boolean(onProgress) },
       [], onProgress);
     return new WorkerSession(link, answer);

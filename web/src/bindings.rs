@@ -52,17 +52,53 @@ pub fn compiled_backends() -> Vec<String> {
     crate::compiled_backends().iter().map(|b| b.name().to_string()).collect()
 }
 
-/// The instruction set this module was built for: `relaxed-simd`, `simd128` or `mvp`.
+/// The instruction set this module was built for: `relaxed-simd`, `simd128` or `mvp`, with `-threads` for the
+/// threaded build (shared memory and atomics; see [`thread_pool_start`]).
 #[wasm_bindgen(js_name = buildFlavor)]
 pub fn build_flavor() -> String {
-    if cfg!(target_feature = "relaxed-simd") {
+    let isa = if cfg!(target_feature = "relaxed-simd") {
         "relaxed-simd"
     } else if cfg!(target_feature = "simd128") {
         "simd128"
     } else {
         "mvp"
-    }
-    .to_string()
+    };
+    if cfg!(target_feature = "atomics") { format!("{isa}-threads") } else { isa.to_string() }
+}
+
+/// Threaded build: lets the wasm backend's kernels use workers `1..=count`, each of which has instantiated this
+/// module over the same memory and is entering [`thread_worker_loop`]. Kernels use the caller alone until then.
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = threadPoolStart)]
+pub fn thread_pool_start(count: usize) {
+    wdnn_runner_wasm::parallel::start_pool(count);
+}
+
+/// Threaded build: a worker's life (it never returns): it sleeps until a kernel asks for it, takes tiles of the
+/// kernel, and sleeps again. `index` is the worker's number, from 1.
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = threadWorkerLoop)]
+pub fn thread_worker_loop(index: usize) {
+    wdnn_runner_wasm::parallel::worker_loop(index)
+}
+
+/// Threaded build: a worker's loop ended in a trap; kernels waiting for it fail instead of waiting forever.
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = threadWorkerFailed)]
+pub fn thread_worker_failed() {
+    wdnn_runner_wasm::parallel::worker_failed();
+}
+
+/// The module's linear memory (the threaded build imports it, so it is not among the instance's exports).
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// The threads the wasm backend's kernels use: the pool's workers and the caller (1 without the threaded build).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    wdnn_runner_wasm::parallel::available()
 }
 
 /// `{headLength}` once the first 56 bytes of a weights file are in, then (given the whole head)

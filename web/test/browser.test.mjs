@@ -194,6 +194,32 @@ test('a bundle with one flipped byte is refused in the page, naming the file and
   await page.close();
 });
 
+test('on a cross-origin isolated page the wasm backend runs on the threaded module, elsewhere on one thread', async (t) => {
+  if (!compiled.includes('wasm')) return t.skip('the package has no wasm backend');
+  const probe = await context.newPage();
+  const threaded = (await probe.request.get(`${SITE}/wdnn/simd128-threads/wdnn_web.js`)).ok();
+  await probe.close();
+  if (!threaded) return t.skip('the package has no threaded module (cargo xtask web skipped it: no rust-src)');
+  const page = await open(context, { query: 'autorun=0&runs=2&threads=2' });
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+  const info = await page.evaluate(() => demo.wdnn.info());
+  assert.equal(info.flavor, 'simd128-threads');
+  assert.equal(info.threads, 2);
+  await page.evaluate(() => demo.set({ backend: 'wasm' }));
+  const r = await page.evaluate(() => demo.classify('/images/chelsea.png'));
+  assert.equal(r.backend, 'wasm');
+  assert.equal(r.top5[0].label, 'Egyptian cat', `top-5 ${JSON.stringify(r.top5)}`);
+  console.log(`threaded wasm (2 threads): ${r.top5[0].label} ${r.top5[0].probability.toFixed(4)}, load ${r.loadMs.toFixed(0)} ms, first ${r.firstMs.toFixed(0)} ms, steady ${r.steadyMs.toFixed(0)} ms`);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+  // Without COOP/COEP memory cannot be shared: the same request runs single-threaded.
+  const plain = await open(context, { site: SITE_PLAIN, query: 'autorun=0&runs=2&threads=2' });
+  const single = await plain.evaluate(() => demo.wdnn.info());
+  assert.equal(single.threads, 1);
+  assert.ok(!single.flavor.endsWith('-threads'), `flavor ${single.flavor} without isolation`);
+  await plain.close();
+});
+
 test('the session runs in a Web Worker with the same results', async () => {
   const page = await open(context);
   await page.evaluate(() => demo.set({ backend: 'fallback', worker: true }));

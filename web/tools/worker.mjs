@@ -4,11 +4,13 @@
 //
 //   node worker.mjs PACKAGE_DIR
 //
-// WDNN_FLAVOR (auto, simd128 or relaxed-simd; default auto) picks the module build, as `wdnn.env.wasm.flavor`.
+// WDNN_FLAVOR (auto, simd128, relaxed-simd or simd128-threads; default auto) picks the module build, as
+// `wdnn.env.wasm.flavor`; WDNN_THREADS sets `wdnn.env.wasm.numThreads` (default 0: one thread in Node).
 //
 // One JSON request per stdin line, one JSON reply per stdout line, in order:
 //   {"op":"info"}                                → {"ok":true,"flavor","built","backends"} (compiled in)
-//   {"op":"load","bundle":DIR,"backends":[...]}  → {"ok":true,"backend","skipped","inputs","outputs","flavor"}
+//   {"op":"load","bundle":DIR,"backends":[...]}  → {"ok":true,"backend","skipped","inputs","outputs","flavor",
+//                                                   "threads"}
 //   {"op":"run","inputs":[{"name","file"}],"out_dir":DIR}
 //                                                → {"ok":true,"outputs":[{"name","file"}]} (.npy files in out_dir)
 //   any failure                                  → {"ok":false,"error":MESSAGE}
@@ -27,6 +29,7 @@ if (!packageDir) {
 const wdnn = await import(pathToFileURL(join(resolve(packageDir), 'index.mjs')).href);
 const { parseNpy, formatNpy } = await import(pathToFileURL(join(resolve(packageDir), 'npy.mjs')).href);
 wdnn.env.wasm.flavor = process.env.WDNN_FLAVOR || 'auto';
+wdnn.env.wasm.numThreads = Number(process.env.WDNN_THREADS || 0);
 
 let session = null;
 
@@ -38,8 +41,11 @@ async function handle(request) {
       session?.dispose();
       session = null;
       session = await wdnn.load(request.bundle, { backends: request.backends });
-      const { flavor } = await wdnn.info();
-      return { backend: session.backend, skipped: session.skipped, inputs: session.inputs, outputs: session.outputs, flavor };
+      const { flavor, threads } = await wdnn.info();
+      return {
+        backend: session.backend, skipped: session.skipped, inputs: session.inputs, outputs: session.outputs, flavor,
+        threads,
+      };
     }
     case 'run': {
       if (!session) throw new Error('no model loaded');

@@ -19,9 +19,12 @@ use wdnn_runner_core::Bundle;
 use wdnn_runner_core::spec::{Graph, Op};
 use wdnn_transpiler::ConvertOptions;
 
-use crate::node::{node, package};
+use crate::node::{node, node_flags, package};
 use crate::repo_root;
 use crate::web::target_dir;
+
+/// The package's threaded module, timed at each thread count above 1.
+const THREADED: &str = "simd128-threads";
 
 /// The measured single-core wasm SIMD128 peak of this machine (GFLOP/s).
 const PEAK_PER_CORE: f64 = 56.0;
@@ -35,7 +38,7 @@ pub struct BenchWasmArgs {
     /// Untimed runs after the first.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
-    /// onnxruntime-web thread counts.
+    /// Thread counts: onnxruntime-web at each, wdnn's threaded module at each above 1.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     threads: Vec<usize>,
     /// The wdnn backend to time (`wasm`; `fallback` for comparison).
@@ -44,7 +47,8 @@ pub struct BenchWasmArgs {
     /// Only these models (resnet50, mobilenetv2, squeezenet).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// wdnn module builds to time, each in its own rows (`relaxed-simd`: what Node 20 and Chromium pick).
+    /// wdnn single-thread module builds to time, each in its own rows (Node 20 picks `simd128`, Chromium
+    /// `relaxed-simd`).
     #[arg(long, value_delimiter = ',', default_value = "relaxed-simd,simd128")]
     flavors: Vec<String>,
 }
@@ -101,8 +105,13 @@ pub fn flops(graph: &Graph) -> f64 {
     total
 }
 
-fn run_config(script: &Path, args: &[String]) -> Result<Value> {
-    let output = Command::new(node()).arg(script).args(args).current_dir(repo_root().join("web")).output()?;
+fn run_config(script: &Path, flavor: &str, args: &[String]) -> Result<Value> {
+    let output = Command::new(node())
+        .args(node_flags(flavor))
+        .arg(script)
+        .args(args)
+        .current_dir(repo_root().join("web"))
+        .output()?;
     if !output.status.success() {
         bail!("{}", String::from_utf8_lossy(&output.stderr).trim());
     }
@@ -156,15 +165,22 @@ pub fn bench_wasm(args: BenchWasmArgs) -> Result<()> {
         };
         let mut configs: Vec<(String, usize, &str)> =
             args.flavors.iter().map(|f| ("wdnn".to_string(), 1, f.as_str())).collect();
+        if package.join(THREADED).is_dir() {
+            configs.extend(args.threads.iter().filter(|&&t| t > 1).map(|&t| ("wdnn".to_string(), t, THREADED)));
+        } else if args.threads.iter().any(|&t| t > 1) {
+            eprintln!("bench-wasm: the package has no threaded module (see `cargo xtask web`): wdnn on 1 thread only");
+        }
         configs.extend(args.threads.iter().map(|&t| ("ort".to_string(), t, "")));
-        let mut ort_one = None;
+        let mut ort_at: Vec<(usize, f64)> = Vec::new();
         let mut results = Vec::new();
         for (engine, threads, flavor) in configs {
             eprintln!("bench-wasm: {} {engine} {flavor} {threads} thread(s)", model.name);
-            match run_config(&script, &common(&engine, threads, flavor)) {
+            match run_config(&script, flavor, &common(&engine, threads, flavor)) {
                 Ok(r) => {
-                    if engine == "ort" && threads == 1 {
-                        ort_one = r["median_ms"].as_f64();
+                    if engine == "ort"
+                        && let Some(m) = r["median_ms"].as_f64()
+                    {
+                        ort_at.push((threads, m));
                     }
                     let key = format!("{engine} {flavor}");
                     if !sizes.iter().any(|(e, _)| *e == key) {
@@ -188,7 +204,8 @@ pub fn bench_wasm(args: BenchWasmArgs) -> Result<()> {
                     let load = r["cold_ms"]["compile_load"].as_f64().unwrap_or(f64::NAN);
                     let cold = r["cold_ms"]["total"].as_f64().unwrap_or(f64::NAN);
                     let gflops = gflop / (median / 1e3);
-                    let ratio = ort_one.map(|o| format!("{:.2}×", median / o)).unwrap_or_else(|| "—".into());
+                    let ort = ort_at.iter().find(|(t, _)| *t == threads).map(|&(_, m)| m);
+                    let ratio = ort.map(|o| format!("{:.2}×", median / o)).unwrap_or_else(|| "—".into());
                     rows.push(format!(
                         "| {} | {gflop:.2} | {label} | {threads} | {median:.1} | {gflops:.1} | {:.0}% | {load:.0} | {first:.1} ({:.2}×) | {cold:.0} | {ratio} |",
                         model.name,
@@ -202,7 +219,7 @@ pub fn bench_wasm(args: BenchWasmArgs) -> Result<()> {
         }
     }
     println!(
-        "| model | GFLOP | engine | threads | median ms | GFLOP/s | of peak | cold: compile + load ms | first run ms (× steady) | cold start ms (compile + load + first run) | time vs ORT 1 thread |"
+        "| model | GFLOP | engine | threads | median ms | GFLOP/s | of peak | cold: compile + load ms | first run ms (× steady) | cold start ms (compile + load + first run) | time vs ORT, same threads |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {

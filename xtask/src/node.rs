@@ -20,6 +20,12 @@ pub fn node() -> String {
     std::env::var("WDNN_NODE").unwrap_or_else(|_| "node".to_string())
 }
 
+/// Node's flags for running a module build: Node 20 validates relaxed-SIMD instructions only behind a flag
+/// (browsers ship them), so the package's own choice there is SIMD128 and the relaxed build is run with it.
+pub fn node_flags(flavor: &str) -> &'static [&'static str] {
+    if flavor == "relaxed-simd" { &["--experimental-wasm-relaxed-simd"] } else { &[] }
+}
+
 struct Process {
     child: Child,
     stdin: ChildStdin,
@@ -32,6 +38,8 @@ pub struct NodeWorker {
     scratch: PathBuf,
     /// The module build asked for (`WDNN_FLAVOR`); `None`: the package's choice.
     flavor: Option<String>,
+    /// The wasm backend's threads (`WDNN_THREADS`, `env.wasm.numThreads`); `None`: the package's default.
+    threads: Option<usize>,
     process: Option<Process>,
 }
 
@@ -41,20 +49,30 @@ pub struct Loaded {
     pub backend: String,
     /// The model's input names, in order.
     pub inputs: Vec<String>,
-    /// The module build that runs it (`simd128`, `relaxed-simd`).
+    /// The module build that runs it (`simd128`, `relaxed-simd`, `simd128-threads`).
     pub flavor: String,
+    /// The threads the wasm backend's kernels use in it.
+    pub threads: usize,
 }
 
 impl NodeWorker {
     /// A worker over the package in `package` (see `cargo xtask web`), exchanging tensors through `scratch`.
     pub fn new(package: &Path, scratch: &Path) -> NodeWorker {
-        NodeWorker { package: package.to_path_buf(), scratch: scratch.to_path_buf(), flavor: None, process: None }
+        NodeWorker {
+            package: package.to_path_buf(),
+            scratch: scratch.to_path_buf(),
+            flavor: None,
+            threads: None,
+            process: None,
+        }
     }
 
-    /// The same, on the module build `flavor` (`simd128` or `relaxed-simd`) rather than the package's choice.
-    pub fn with_flavor(package: &Path, scratch: &Path, flavor: &str) -> NodeWorker {
+    /// The same, on the module build `flavor` (`simd128`, `relaxed-simd`, `simd128-threads`) rather than the
+    /// package's choice; the threaded build runs on `threads` threads.
+    pub fn with_flavor(package: &Path, scratch: &Path, flavor: &str, threads: usize) -> NodeWorker {
         let mut worker = NodeWorker::new(package, scratch);
         worker.flavor = Some(flavor.to_string());
+        worker.threads = Some(threads);
         worker
     }
 
@@ -62,7 +80,10 @@ impl NodeWorker {
         let script = repo_root().join("web/tools/worker.mjs");
         let mut command = Command::new(node());
         if let Some(flavor) = &self.flavor {
-            command.env("WDNN_FLAVOR", flavor);
+            command.env("WDNN_FLAVOR", flavor).args(node_flags(flavor));
+        }
+        if let Some(threads) = self.threads {
+            command.env("WDNN_THREADS", threads.to_string());
         }
         let mut child = command
             .arg(&script)
@@ -128,7 +149,8 @@ impl NodeWorker {
             .map(|a| a.iter().filter_map(|i| i["name"].as_str().map(str::to_string)).collect())
             .unwrap_or_default();
         let text = |key: &str| reply[key].as_str().unwrap_or_default().to_string();
-        Ok(Loaded { backend: text("backend"), inputs, flavor: text("flavor") })
+        let threads = reply["threads"].as_u64().unwrap_or(1) as usize;
+        Ok(Loaded { backend: text("backend"), inputs, flavor: text("flavor"), threads })
     }
 
     /// Runs the loaded model; outputs in the model's order.
@@ -163,7 +185,7 @@ impl Drop for NodeWorker {
 pub fn package() -> Result<PathBuf> {
     static BUILT: std::sync::OnceLock<std::result::Result<PathBuf, String>> = std::sync::OnceLock::new();
     let built = BUILT.get_or_init(|| {
-        crate::web::web(crate::web::WebArgs { out: None, no_relaxed: false, no_opt: false })
+        crate::web::web(crate::web::WebArgs { out: None, no_relaxed: false, no_opt: false, no_threads: false })
             .map_err(|e| format!("{e:#}"))
     });
     match built {

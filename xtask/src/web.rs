@@ -7,13 +7,16 @@
 //! |---|---|---|
 //! | `simd128/` | `+simd128` | always possible (Node 20, every current browser) |
 //! | `relaxed-simd/` | `+simd128,+relaxed-simd` | `WebAssembly.validate` accepts a relaxed-SIMD instruction |
+//! | `simd128-threads/` | `+simd128,+atomics,+bulk-memory`, shared memory | `env.wasm.numThreads` > 1 where threads work (Node; a cross-origin isolated page) |
 //!
 //! Each `.wasm` goes through `wasm-bindgen --target web` (ESM glue that works in Node 20 and browsers; the CLI
 //! version must equal the pinned crate, 0.2.130), then `wasm-opt -O3` from the npm package `binaryen` when
 //! `web/node_modules` has it (`npm ci` in `web/`). Debian's wasm-opt breaks wasm-bindgen's output and is never used.
 //! The wrapper (`web/js/`: index.mjs, index.d.ts, cli.mjs, …) is copied beside them with a `package.json`.
 //!
-//! A threaded build (wasm atomics, `-Z build-std`) is not made: the message says why.
+//! The threaded build needs a standard library compiled with atomics: `-Z build-std` (with `RUSTC_BOOTSTRAP=1` on
+//! stable) from the `rust-src` component. Without `rust-src` it is skipped with a message and the package runs
+//! single-threaded everywhere.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,6 +41,9 @@ pub struct WebArgs {
     /// Skip wasm-opt even when binaryen is installed.
     #[arg(long)]
     pub no_opt: bool,
+    /// Do not make the threaded module.
+    #[arg(long)]
+    pub no_threads: bool,
 }
 
 /// One build of the module.
@@ -46,6 +52,8 @@ struct Flavor {
     name: &'static str,
     features: &'static str,
     wasm_opt_features: &'static [&'static str],
+    /// Shared memory and a standard library built with atomics (`-Z build-std`).
+    threads: bool,
 }
 
 /// What Rust's wasm32 target enables by default, which wasm-opt must be told (it does not read the target features).
@@ -59,14 +67,39 @@ const BASE_FEATURES: [&str; 7] = [
     "--enable-reference-types",
 ];
 
-const FLAVORS: [Flavor; 2] = [
-    Flavor { name: "simd128", features: "+simd128", wasm_opt_features: &[] },
-    Flavor { name: "relaxed-simd", features: "+simd128,+relaxed-simd", wasm_opt_features: &["--enable-relaxed-simd"] },
+const FLAVORS: [Flavor; 3] = [
+    Flavor { name: "simd128", features: "+simd128", wasm_opt_features: &[], threads: false },
+    Flavor {
+        name: "relaxed-simd",
+        features: "+simd128,+relaxed-simd",
+        wasm_opt_features: &["--enable-relaxed-simd"],
+        threads: false,
+    },
+    Flavor {
+        name: "simd128-threads",
+        features: "+simd128,+atomics,+bulk-memory,+mutable-globals",
+        wasm_opt_features: &["--enable-threads"],
+        threads: true,
+    },
+];
+
+/// The threaded module's memory: imported (every worker instantiates the module over the same memory), shared, and
+/// up to 4 GiB (the wasm32 limit: engines reserve address space, not memory). The TLS exports let wasm-bindgen give
+/// each worker its own thread-local storage and stack.
+const THREAD_LINK_ARGS: [&str; 7] = [
+    "--shared-memory",
+    "--import-memory",
+    "--max-memory=4294967296",
+    "--export=__wasm_init_tls",
+    "--export=__tls_size",
+    "--export=__tls_align",
+    "--export=__tls_base",
 ];
 
 /// The JavaScript files of the package, from `web/js/`.
-const JS_FILES: [&str; 9] = [
+const JS_FILES: [&str; 10] = [
     "index.mjs",
+    "thread-worker.mjs",
     "index.d.ts",
     "tensor.mjs",
     "bundle.mjs",
@@ -103,7 +136,16 @@ pub fn web(args: WebArgs) -> Result<PathBuf> {
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
-    for flavor in FLAVORS.iter().filter(|f| !(args.no_relaxed && f.name == "relaxed-simd")) {
+    let rust_src = rust_src_installed();
+    if !args.no_threads && !rust_src {
+        println!(
+            "web: threaded module skipped: it needs the rust-src component for -Z build-std \
+             (`rustup component add rust-src`); the package runs single-threaded"
+        );
+    }
+    let wanted =
+        |f: &&Flavor| !(args.no_relaxed && f.name == "relaxed-simd") && !(f.threads && (args.no_threads || !rust_src));
+    for flavor in FLAVORS.iter().filter(wanted) {
         let wasm = build_module(flavor)?;
         let dir = out.join(flavor.name);
         let status = Command::new("wasm-bindgen")
@@ -142,9 +184,6 @@ pub fn web(args: WebArgs) -> Result<PathBuf> {
     package["version"] = serde_json::Value::String(env!("CARGO_PKG_VERSION").to_string());
     std::fs::write(out.join("package.json"), serde_json::to_string_pretty(&package)? + "\n")
         .context("writing package.json")?;
-    println!(
-        "web: threaded build not made (wasm atomics need `-Z build-std`, and the wasm backend has no thread pool yet)"
-    );
     println!("web: wrote the package {}", out.display());
     Ok(out)
 }
@@ -163,15 +202,24 @@ fn check_wasm_bindgen() -> Result<()> {
 /// Builds `web/` as a wasm32 cdylib with the flavor's target features; returns the `.wasm`.
 fn build_module(flavor: &Flavor) -> Result<PathBuf> {
     let target = target_dir().join("web-build").join(flavor.name);
-    let flags = format!("-C\x1ftarget-feature={}", flavor.features);
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut flags = vec!["-C".to_string(), format!("target-feature={}", flavor.features)];
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if flavor.threads {
+        for arg in THREAD_LINK_ARGS {
+            flags.extend(["-C".to_string(), format!("link-arg={arg}")]);
+        }
+        // The prebuilt std is compiled without atomics and refuses shared memory: build it (stable allows the
+        // unstable flag only with RUSTC_BOOTSTRAP).
+        command.env("RUSTC_BOOTSTRAP", "1").args(["-Z", "build-std=panic_abort,std"]);
+    }
+    let status = command
         .current_dir(repo_root())
         .args(["rustc", "-p", "wdnn-web", "--lib", "--release", "--target", "wasm32-unknown-unknown"])
         .args(["--crate-type", "cdylib"])
         .env("CARGO_TARGET_DIR", &target)
         // Highest precedence of cargo's flag sources, so an outer RUSTFLAGS cannot leak in; host build scripts are
         // unaffected because a --target is given.
-        .env("CARGO_ENCODED_RUSTFLAGS", flags)
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
         .env_remove("RUSTFLAGS")
         // Size and speed over build time: one codegen unit with LTO; wasm32 aborts on panic anyway.
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
@@ -183,6 +231,17 @@ fn build_module(flavor: &Flavor) -> Result<PathBuf> {
         bail!("building the {} module failed ({status})", flavor.name);
     }
     Ok(wasm_path(&target))
+}
+
+/// Whether the toolchain has the standard library's sources, which `-Z build-std` compiles.
+fn rust_src_installed() -> bool {
+    let sysroot = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    sysroot.is_some_and(|root| root.join("lib/rustlib/src/rust/library/std/Cargo.toml").is_file())
 }
 
 fn wasm_path(target: &Path) -> PathBuf {

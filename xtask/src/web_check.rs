@@ -24,7 +24,10 @@ use crate::{image_input, npy, repo_root};
 const TOLERANCE: f64 = 1e-4;
 
 /// The module builds a package may hold (`cargo xtask web`), each a folder of it.
-const FLAVORS: [&str; 2] = ["simd128", "relaxed-simd"];
+const FLAVORS: [&str; 3] = ["simd128", "relaxed-simd", "simd128-threads"];
+
+/// Threads the threaded build is checked on: its kernels split across a worker and the caller.
+const THREADS: usize = 2;
 
 const ZOO: [&str; 9] = [
     "bvlc_alexnet",
@@ -125,7 +128,8 @@ pub fn web_test() -> Result<()> {
         if backend == "wasm" {
             for build in &builds {
                 let io = scratch.join(format!("io-{build}"));
-                workers.push((backend.clone(), Some(*build), NodeWorker::with_flavor(&package, &io, build)));
+                let threads = if build.ends_with("-threads") { THREADS } else { 1 };
+                workers.push((backend.clone(), Some(*build), NodeWorker::with_flavor(&package, &io, build, threads)));
             }
         } else {
             workers.push((backend.clone(), None, NodeWorker::new(&package, &scratch.join("io"))));
@@ -181,6 +185,10 @@ pub fn web_test() -> Result<()> {
                 }
                 Ok(loaded) if build.is_some_and(|b| b != loaded.flavor) => {
                     failed.push(format!("{case}: ran on the {} module instead", loaded.flavor));
+                    continue;
+                }
+                Ok(loaded) if build.is_some_and(|b| b.ends_with("-threads")) && loaded.threads != THREADS => {
+                    failed.push(format!("{case}: ran on {} threads, not {THREADS}", loaded.threads));
                     continue;
                 }
                 Ok(_) => {}

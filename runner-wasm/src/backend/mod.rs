@@ -21,9 +21,18 @@ use wdnn_runner_fallback::{EvalError, eval};
 
 use crate::elementwise;
 use crate::epilogue::{Epilogue, Operand, Step};
+use crate::parallel::{self, for_tiles};
 use plan::{Fast, MAX_STEPS, PlanError, PlannedOperand, PlannedStep, Src, WeightStore};
 
 const NAME: &str = "wasm";
+
+/// Threads a kernel may use unless [`WasmExecutable::set_threads`] says otherwise: every thread of the pool on wasm32
+/// (one without the threaded module), one natively, where other backends serve.
+const DEFAULT_THREADS: usize = if cfg!(target_arch = "wasm32") { usize::MAX } else { 1 };
+
+/// Elements below which an elementwise, pooling, softmax or reduction kernel runs on one thread: waking the pool
+/// costs more than it saves.
+const MIN_PARALLEL_ELEMENTS: usize = 1 << 14;
 
 /// The SIMD CPU backend: WebAssembly SIMD128 on wasm32, SSE2 natively on x86_64.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +100,7 @@ impl WasmBackend {
             arena: vec![0.0; arena_size.div_ceil(4)],
             arena_bytes: arena_size,
             scratch: vec![0.0; scratch],
+            threads: DEFAULT_THREADS,
         })
     }
 }
@@ -166,7 +176,10 @@ pub struct WasmExecutable {
     /// The arena, as f32 values so that f32 tensors (16-byte aligned offsets) are slices of it.
     arena: Vec<f32>,
     arena_bytes: usize,
+    /// The convolutions' scratch, one slice per thread (see [`Scratch`]).
     scratch: Vec<f32>,
+    /// The most threads a kernel may use.
+    threads: usize,
 }
 
 impl WasmExecutable {
@@ -200,6 +213,17 @@ impl WasmExecutable {
         self.arena.fill(0.0);
         self.scratch.fill(0.0);
         Ok(())
+    }
+
+    /// Lets each kernel use at most `threads` threads (at least one; on wasm32 no more than the pool has).
+    /// Results do not depend on it.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// The threads a kernel uses now.
+    pub fn threads(&self) -> usize {
+        self.threads.min(parallel::available())
     }
 
     fn bytes(&self) -> &[u8] {
@@ -250,6 +274,9 @@ impl WasmExecutable {
         let Some(fast) = &self.kernels[index] else { return Ok(()) };
         let kernel = &self.graph.kernels[index];
         let fail = |detail: String| kernel_error(&kernel.name, kernel.op.name(), detail);
+        let threads = self.threads();
+        // Small kernels stay on one thread.
+        let threads_for = |elements: usize| if elements < MIN_PARALLEL_ELEMENTS { 1 } else { threads };
         let weights = &self.f32_weights;
         let view = View { arena: self.arena.as_mut_ptr(), len: self.arena.len(), weights };
         match fast {
@@ -257,61 +284,82 @@ impl WasmExecutable {
                 let (oh, ow) = conv.output_hw();
                 let g = conv.geometry();
                 let (m, n) = (g.batch * oh * ow, g.out_c);
-                let scratch = &mut self.scratch[..conv.scratch_len()];
+                let per_thread = conv.scratch_len();
+                let scratch = Scratch::new(&mut self.scratch, per_thread, threads);
                 with_epilogue(steps, &view, m, n, |epilogue| {
-                    // SAFETY: the output is the only range written while this kernel runs (`View`).
-                    let y = unsafe { view.write(y) };
-                    conv.run(view.read(*x), &weights[*packed], y, scratch, epilogue, 0..conv.tiles())
-                        .map_err(|e| e.to_string())
+                    for_tiles(threads, conv.tiles(), &|tiles, thread| {
+                        // SAFETY: the threads write disjoint tiles of the output, its only range written (`View`);
+                        // each thread has its own scratch.
+                        let (y, scratch) = unsafe { (view.write(y), scratch.thread(thread)) };
+                        conv.run(view.read(*x), &weights[*packed], y, scratch, epilogue, tiles)
+                            .map_err(|e| e.to_string())
+                    })
                 })
                 .map_err(fail)?;
             }
             Fast::Gemm { gemm, a, packed, y, steps } => {
                 let (m, n, k) = (gemm.shape.m, gemm.shape.n, gemm.shape.k);
                 with_epilogue(steps, &view, m, n, |epilogue| {
-                    // SAFETY: as above.
-                    let y = unsafe { view.write(y) };
-                    gemm.run(view.read(*a), k, &weights[*packed], y, n, epilogue, 0..gemm.tiles())
-                        .map_err(|e| e.to_string())
+                    for_tiles(threads, gemm.tiles(), &|tiles, _| {
+                        // SAFETY: as above.
+                        let y = unsafe { view.write(y) };
+                        gemm.run(view.read(*a), k, &weights[*packed], y, n, epilogue, tiles).map_err(|e| e.to_string())
+                    })
                 })
                 .map_err(fail)?;
             }
             Fast::Pool { pool, x, y } => {
-                // SAFETY: as above.
-                let y = unsafe { view.write(y) };
-                pool.run(view.read(*x), y, 0..pool.tiles()).map_err(|e| fail(e.to_string()))?
+                for_tiles(threads_for(y.len()), pool.tiles(), &|tiles, _| {
+                    // SAFETY: as above.
+                    let y = unsafe { view.write(y) };
+                    pool.run(view.read(*x), y, tiles).map_err(|e| e.to_string())
+                })
+                .map_err(fail)?
             }
             Fast::Unary { fun, x, y } => {
                 let x = view.read(*x);
-                // SAFETY: as above.
-                let y = unsafe { view.write(y) };
-                elementwise::unary(*fun, x, y, 0..x.len()).map_err(|e| fail(e.to_string()))?
+                for_tiles(threads_for(x.len()), x.len(), &|tiles, _| {
+                    // SAFETY: as above.
+                    let y = unsafe { view.write(y) };
+                    elementwise::unary(*fun, x, y, tiles).map_err(|e| e.to_string())
+                })
+                .map_err(fail)?
             }
             Fast::Binary { fun, broadcast, a, b, y } => {
-                // SAFETY: as above.
-                let y = unsafe { view.write(y) };
-                let tiles = 0..broadcast.tiles();
-                broadcast.run(*fun, view.read(*a), view.read(*b), y, tiles).map_err(|e| fail(e.to_string()))?
+                for_tiles(threads_for(y.len()), broadcast.tiles(), &|tiles, _| {
+                    // SAFETY: as above.
+                    let y = unsafe { view.write(y) };
+                    broadcast.run(*fun, view.read(*a), view.read(*b), y, tiles).map_err(|e| e.to_string())
+                })
+                .map_err(fail)?
             }
             Fast::Chain { x, y, cols, steps } => {
                 let x = view.read(*x);
                 let rows = x.len() / cols;
                 with_epilogue(steps, &view, rows, *cols, |epilogue| {
-                    // SAFETY: as above.
-                    let y = unsafe { view.write(y) };
-                    elementwise::chain(epilogue, x, y, *cols, 0..rows).map_err(|e| e.to_string())
+                    for_tiles(threads_for(x.len()), rows, &|tiles, _| {
+                        // SAFETY: as above.
+                        let y = unsafe { view.write(y) };
+                        elementwise::chain(epilogue, x, y, *cols, tiles).map_err(|e| e.to_string())
+                    })
                 })
                 .map_err(fail)?;
             }
             Fast::Softmax { softmax, x, y } => {
-                // SAFETY: as above.
-                let y = unsafe { view.write(y) };
-                softmax.run(view.read(*x), y, 0..softmax.tiles()).map_err(|e| fail(e.to_string()))?
+                for_tiles(threads_for(y.len()), softmax.tiles(), &|tiles, _| {
+                    // SAFETY: as above.
+                    let y = unsafe { view.write(y) };
+                    softmax.run(view.read(*x), y, tiles).map_err(|e| e.to_string())
+                })
+                .map_err(fail)?
             }
             Fast::Reduce { reduce, x, y } => {
-                // SAFETY: as above.
-                let y = unsafe { view.write(y) };
-                reduce.run(view.read(*x), y, 0..reduce.tiles()).map_err(|e| fail(e.to_string()))?
+                for_tiles(threads_for(view.read(*x).len()), reduce.tiles(), &|tiles, _| {
+                    // SAFETY: as above.
+                    let y = unsafe { view.write(y) };
+                    reduce.run(view.read(*x), y, tiles).map_err(|e| e.to_string())
+                })
+                .map_err(fail)?
             }
             Fast::Copy { x, y } => {
                 if x != y && x.end <= self.arena_bytes && y.end <= self.arena_bytes && x.len() == y.len() {
@@ -325,16 +373,50 @@ impl WasmExecutable {
     }
 }
 
+/// Per-thread scratch: `threads` slices of `per_thread` values of one buffer, grown (once, at the first run on a
+/// larger pool) when the pool has more threads than it was sized for.
+struct Scratch<'a> {
+    base: *mut f32,
+    per_thread: usize,
+    buffer: core::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: each thread takes only its own slice (`thread`), so no value is shared.
+unsafe impl Sync for Scratch<'_> {}
+
+impl<'a> Scratch<'a> {
+    fn new(buffer: &'a mut Vec<f32>, per_thread: usize, threads: usize) -> Scratch<'a> {
+        let needed = per_thread.saturating_mul(threads);
+        if buffer.len() < needed {
+            buffer.resize(needed, 0.0);
+        }
+        Scratch { base: buffer.as_mut_ptr(), per_thread, buffer: core::marker::PhantomData }
+    }
+
+    /// Thread `thread`'s slice.
+    ///
+    /// # Safety
+    /// `thread` is below the `threads` the buffer was sized for, and one thread at a time uses each slice.
+    unsafe fn thread(&self, thread: usize) -> &'a mut [f32] {
+        // SAFETY: in bounds by the caller's contract; slices of different threads are disjoint.
+        unsafe { core::slice::from_raw_parts_mut(self.base.add(thread * self.per_thread), self.per_thread) }
+    }
+}
+
 /// The arena and the f32 weights as a fast kernel sees them: slices of the one arena allocation.
 ///
 /// Every arena range was checked against the arena when the descriptor was validated and planned, and a fast
-/// kernel's output never overlaps its inputs (`plan::overlaps`), so one mutable slice (the output) and any number
+/// kernel's output never overlaps its inputs (`plan::overlaps`), so a mutable slice of the output and any number
 /// of shared ones (the inputs) may coexist while one kernel runs.
 struct View<'a> {
     arena: *mut f32,
     len: usize,
     weights: &'a [Vec<f32>],
 }
+
+// SAFETY: the threads of one kernel read its inputs, which nothing writes meanwhile, and write disjoint tiles of its
+// output (`parallel`): no value is written by one thread and read or written by another.
+unsafe impl Sync for View<'_> {}
 
 impl<'a> View<'a> {
     /// An input.
@@ -352,7 +434,8 @@ impl<'a> View<'a> {
     /// The output.
     ///
     /// # Safety
-    /// Called once per kernel run, for its output range, which no input of the kernel overlaps.
+    /// Called for the running kernel's output range, which no input of the kernel overlaps; where several threads
+    /// hold it at once, each writes only the values of its own tiles.
     unsafe fn write(&self, r: &core::ops::Range<usize>) -> &'a mut [f32] {
         if r.end <= self.len {
             // SAFETY: in bounds; the caller guarantees it is the only view of these values that is written.

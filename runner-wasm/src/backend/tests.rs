@@ -240,6 +240,23 @@ fn packed_and_portable_networks_match_the_reference() {
 }
 
 #[test]
+fn threads_give_the_results_of_one_thread_bit_for_bit() {
+    let (graph, weights) = network(true, &mut Rng::new(1));
+    let mut one = WasmBackend.load_executable(&graph, &weights).unwrap();
+    let mut three = WasmBackend.load_executable(&graph, &weights).unwrap();
+    three.set_threads(3);
+    assert_eq!((one.threads(), three.threads()), (1, 3));
+    for seed in [7, 8] {
+        let input = Tensor::new(&[1, 9, 9, 16], &Rng::new(seed).values(9 * 9 * 16)).unwrap();
+        let expected = one.run(std::slice::from_ref(&input)).unwrap();
+        let actual = three.run(std::slice::from_ref(&input)).unwrap();
+        for (a, e) in actual.iter().zip(&expected) {
+            assert_eq!(a.bytes(), e.bytes(), "3 threads differ from 1 (input seed {seed})");
+        }
+    }
+}
+
+#[test]
 fn a_warmed_up_executable_runs_as_a_fresh_one() {
     let input = Tensor::new(&[1, 9, 9, 16], &Rng::new(7).values(9 * 9 * 16)).unwrap();
     let (graph, weights) = network(true, &mut Rng::new(1));
