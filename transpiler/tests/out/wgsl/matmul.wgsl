@@ -88,40 +88,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var c1 = vec4<f32>();
     var c2 = vec4<f32>();
     var c3 = vec4<f32>();
+    // Prefetch: the next K step is loaded into registers while this one multiplies.
+    var pa0 = 0.0;
+    var pa1 = 0.0;
+    var pa2 = 0.0;
+    var pa3 = 0.0;
+    var pb0 = 0.0;
+    var pb1 = 0.0;
+    var pb2 = 0.0;
+    var pb3 = 0.0;
+    {
+        {
+            let s = li + 0u;
+            { let kk = s % BKT; let mm = s / BKT; pa0 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 256u;
+            { let kk = s % BKT; let mm = s / BKT; pa1 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 512u;
+            { let kk = s % BKT; let mm = s / BKT; pa2 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 768u;
+            { let kk = s % BKT; let mm = s / BKT; pa3 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 0u;
+            { let nn = s % BN; let kk = s / BN; pb0 = load_b(z, 0u + kk, n0 + nn); }
+        }
+        {
+            let s = li + 256u;
+            { let nn = s % BN; let kk = s / BN; pb1 = load_b(z, 0u + kk, n0 + nn); }
+        }
+        {
+            let s = li + 512u;
+            { let nn = s % BN; let kk = s / BN; pb2 = load_b(z, 0u + kk, n0 + nn); }
+        }
+        {
+            let s = li + 768u;
+            { let nn = s % BN; let kk = s / BN; pb3 = load_b(z, 0u + kk, n0 + nn); }
+        }
+        {
+            let s = li + 0u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa0; }
+        }
+        {
+            let s = li + 256u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa1; }
+        }
+        {
+            let s = li + 512u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa2; }
+        }
+        {
+            let s = li + 768u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa3; }
+        }
+        {
+            let s = li + 0u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb0; }
+        }
+        {
+            let s = li + 256u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb1; }
+        }
+        {
+            let s = li + 512u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb2; }
+        }
+        {
+            let s = li + 768u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb3; }
+        }
+    }
+    workgroupBarrier();
     for (var k0 = 0u; k0 < KT; k0 += BKT) {
+        let kn = k0 + BKT;
+        if (kn < KT) {
         {
             let s = li + 0u;
-            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+            { let kk = s % BKT; let mm = s / BKT; pa0 = load_a(z, m0 + mm, kn + kk); }
         }
         {
             let s = li + 256u;
-            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+            { let kk = s % BKT; let mm = s / BKT; pa1 = load_a(z, m0 + mm, kn + kk); }
         }
         {
             let s = li + 512u;
-            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+            { let kk = s % BKT; let mm = s / BKT; pa2 = load_a(z, m0 + mm, kn + kk); }
         }
         {
             let s = li + 768u;
-            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = load_a(z, m0 + mm, k0 + kk); }
+            { let kk = s % BKT; let mm = s / BKT; pa3 = load_a(z, m0 + mm, kn + kk); }
         }
         {
             let s = li + 0u;
-            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+            { let nn = s % BN; let kk = s / BN; pb0 = load_b(z, kn + kk, n0 + nn); }
         }
         {
             let s = li + 256u;
-            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+            { let nn = s % BN; let kk = s / BN; pb1 = load_b(z, kn + kk, n0 + nn); }
         }
         {
             let s = li + 512u;
-            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+            { let nn = s % BN; let kk = s / BN; pb2 = load_b(z, kn + kk, n0 + nn); }
         }
         {
             let s = li + 768u;
-            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = load_b(z, k0 + kk, n0 + nn); }
+            { let nn = s % BN; let kk = s / BN; pb3 = load_b(z, kn + kk, n0 + nn); }
         }
-        workgroupBarrier();
+        }
         let ab = ks * BK * AV + tm;
         let bb = BOFF + ks * BK * BV + tn;
         {
@@ -251,6 +329,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             c1 += a.y * b;
             c2 += a.z * b;
             c3 += a.w * b;
+        }
+        workgroupBarrier();
+        if (kn < KT) {
+        {
+            let s = li + 0u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa0; }
+        }
+        {
+            let s = li + 256u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa1; }
+        }
+        {
+            let s = li + 512u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa2; }
+        }
+        {
+            let s = li + 768u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa3; }
+        }
+        {
+            let s = li + 0u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb0; }
+        }
+        {
+            let s = li + 256u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb1; }
+        }
+        {
+            let s = li + 512u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb2; }
+        }
+        {
+            let s = li + 768u;
+            { let nn = s % BN; let kk = s / BN; sm[BOFF + kk * BV + nn / 4u][nn % 4u] = pb3; }
+        }
         }
         workgroupBarrier();
     }
