@@ -34,14 +34,16 @@ const _: () = {
     send_sync::<WebGpuBackend>();
 };
 
-fn bundle() -> Bundle {
+/// The bundle and its directory, which must outlive it (a `Bundle` reads each backend's files when it loads).
+fn bundle() -> (ScratchDir, Bundle) {
     let options = ConvertOptions {
         backends: vec!["fallback".into(), "wasm".into(), "webgpu".into()],
         zstd_level: 3,
         ..ConvertOptions::default()
     };
     let (dir, _) = convert(&fixtures().join("models/mobilenetv2-imagenet.onnx"), &options);
-    Bundle::open(&dir).expect("opens the bundle")
+    let bundle = Bundle::open(&dir).expect("opens the bundle");
+    (dir, bundle)
 }
 
 fn photo(name: &str) -> Tensor {
@@ -128,7 +130,7 @@ fn four_threads(bundle: &Bundle, backend: &(dyn Backend + Sync)) {
 
 #[test]
 fn sessions_on_four_threads_match_one_thread_on_every_backend() {
-    let bundle = bundle();
+    let (_dir, bundle) = bundle();
     four_threads(&bundle, &FallbackBackend);
     four_threads(&bundle, &WasmBackend);
     let webgpu = WebGpuBackend::default();
