@@ -142,7 +142,7 @@ async function getRuntime() {
       const url = new URL('wdnn_web_bg.wasm', folder(flavor));
       const module = await compileModule(url);
       const exports = await glue.default({ module_or_path: module });
-      // The threaded module imports its (shared) memory rather than exporting it.
+      // wasm-bindgen's glue exports the memory of every build; `wasmMemory()` is the same object asked from Rust.
       const memory = exports.memory ?? glue.wasmMemory();
       if (flavor.endsWith('-threads') && threads > 1) {
         await startThreads(glue, new URL('wdnn_web.js', new URL(`./${flavor}/`, import.meta.url)), module, memory,
