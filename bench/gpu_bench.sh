@@ -5,6 +5,12 @@
 # Usage: bench/gpu_bench.sh XTASK_BINARY OUT_DIR [RUNS]
 # On the device machine (see BENCHMARKS.md for the exact `run` call), XTASK_BINARY is a build of `xtask` carried
 # there; elsewhere `target/debug/xtask` after `cargo build -p xtask`.
+# WDNN_BENCH_MODELS="resnet50 inception_v1" times only those; WDNN_BENCH_PEER=0 skips PyTorch, WDNN_BENCH_TRUSTED=0
+# the run without bounds checks.
+#
+# Loads are timed cold and warm: the first bench-gpu starts from an empty pipeline cache directory (every pipeline
+# compiled; the directory filled), the second loads from it. The NVIDIA driver's own shader disk cache is off
+# (`__GL_SHADER_DISK_CACHE=0`) in both, so that cold means compiled and warm means wgpu's pipeline cache alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 XTASK=$1
@@ -22,12 +28,28 @@ declare -A MODELS=(
   [mobilenetv2]=fixtures/models/mobilenetv2-imagenet.onnx
 )
 BUNDLES=()
-for name in resnet50 vgg19 squeezenet inception_v1 mobilenetv2; do
+for name in ${WDNN_BENCH_MODELS:-resnet50 vgg19 squeezenet inception_v1 mobilenetv2}; do
   "$XTASK" convert "${MODELS[$name]}" --backends webgpu,fallback --zstd-level 1 --out "/tmp/wdnn-bench/$name" >/dev/null
   BUNDLES+=("/tmp/wdnn-bench/$name")
 done
-"$XTASK" bench-gpu --runs "$RUNS" --check --profile --json "$OUT/wdnn.json" "${BUNDLES[@]}" ${WDNN_BENCH_FLAGS:-}
-# The same without wgpu's shader bounds checks (`--trusted`), for comparison.
-"$XTASK" bench-gpu --runs "$RUNS" --trusted --json "$OUT/wdnn-trusted.json" "${BUNDLES[@]}"
-python3 bench/gpu_peer.py "$OUT/torch.json" "$RUNS"
-python3 bench/gpu_table.py "$OUT/wdnn.json" "$OUT/torch.json" "$OUT/wdnn-trusted.json" | tee "$OUT/table.md"
+export __GL_SHADER_DISK_CACHE=0
+CACHE=/tmp/wdnn-bench/pipeline-cache
+rm -rf "$CACHE"
+"$XTASK" bench-gpu --runs "$RUNS" --check --profile --pipeline-cache "$CACHE" --json "$OUT/wdnn.json" "${BUNDLES[@]}" \
+  ${WDNN_BENCH_FLAGS:-}
+# Warm: the same loads from the pipeline cache the first run filled (and the run times measured again).
+"$XTASK" bench-gpu --runs "$RUNS" --pipeline-cache "$CACHE" --json "$OUT/wdnn-warm.json" "${BUNDLES[@]}" \
+  ${WDNN_BENCH_FLAGS:-}
+# The same without wgpu's shader bounds checks (`--trusted`), for comparison (WDNN_BENCH_TRUSTED=0 skips it).
+if [ "${WDNN_BENCH_TRUSTED:-1}" != 0 ]; then
+  "$XTASK" bench-gpu --runs "$RUNS" --trusted --json "$OUT/wdnn-trusted.json" "${BUNDLES[@]}"
+else
+  echo '[]' >"$OUT/wdnn-trusted.json"
+fi
+if [ "${WDNN_BENCH_PEER:-1}" != 0 ]; then
+  python3 bench/gpu_peer.py "$OUT/torch.json" "$RUNS"
+else
+  echo '[]' >"$OUT/torch.json"
+fi
+python3 bench/gpu_table.py "$OUT/wdnn.json" "$OUT/torch.json" "$OUT/wdnn-trusted.json" "$OUT/wdnn-warm.json" \
+  | tee "$OUT/table.md"

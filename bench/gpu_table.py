@@ -1,7 +1,8 @@
 """Joins `cargo xtask bench-gpu --json` and `bench/gpu_peer.py` results into the markdown tables of BENCHMARKS.md:
 latency beside PyTorch, where the load time goes, where each run's wall time goes, and the fp16 peer.
 
-Usage: python3 bench/gpu_table.py WDNN.json TORCH.json [WDNN-TRUSTED.json]
+Usage: python3 bench/gpu_table.py WDNN.json TORCH.json [WDNN-TRUSTED.json [WDNN-WARM.json]]
+(WDNN.json: the cold loads, from an empty pipeline cache; WDNN-WARM.json: the same loads from the filled cache.)
 """
 
 import json
@@ -15,10 +16,11 @@ def main():
     ours = {r["model"]: r for r in json.load(open(sys.argv[1]))}
     torch = {r["model"]: r for r in json.load(open(sys.argv[2]))}
     trusted = {r["model"]: r for r in json.load(open(sys.argv[3]))} if len(sys.argv) > 3 else {}
+    warm = {r["model"]: r for r in json.load(open(sys.argv[4]))} if len(sys.argv) > 4 else {}
     first = next(iter(ours.values()))
-    peer = next(iter(torch.values()))
-    print(f"Adapter: {first['adapter']}; PyTorch {peer['torch']} on {peer['device']}; batch 1, fp32, median of "
-          f"{first['runs']} runs after warm-up.\n")
+    peer = next(iter(torch.values()), None)
+    who = f"PyTorch {peer['torch']} on {peer['device']}" if peer else "no PyTorch peer"
+    print(f"Adapter: {first['adapter']}; {who}; batch 1, fp32, median of {first['runs']} runs after warm-up.\n")
     print("| model | GFLOP | wdnn webgpu wall ms | GPU ms | wall − GPU ms | GFLOP/s (wall) | load ms | pipelines ms "
           "| first run ms | dispatches | wall ms, no bounds checks | PyTorch eager ms | CUDA graph ms "
           "| eager (TF32 conv) ms | wdnn ÷ graph |")
@@ -31,22 +33,41 @@ def main():
               f"| {o['first_run_ms']:.2f} | {o['dispatches']} | {trusted.get(name, {}).get('wall_ms', NAN):.3f} "
               f"| {t.get('eager_ms', NAN):.3f} | {t.get('graph_ms', NAN):.3f} | {t.get('eager_tf32_ms', NAN):.3f} "
               f"| {ratio:.2f}× |")
-    print("\nLoad, ms: read + verify (files read, hashes checked, graph decoded), weight decoding (zstd chunks, in "
-          "parallel), adapter, device, upload (weights into buffers), pipelines.\n")
-    print("| model | load | read + verify | decode | adapter | device | upload | pipelines |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\nLoad, ms. *model* is what loading the model costs once an adapter and a device exist (a browser page "
+          "asks for them once): read + verify (files read, hashes checked, graph decoded), weight decoding (zstd "
+          "chunks, in parallel), checks (descriptor rules, every shader parsed against its bindings), upload (weights "
+          "into buffers, at the same time as the pipelines), pipelines (shader modules and compute pipelines, the "
+          "cache file's reading included), bind groups and the cache file's writing. *cold*: an empty pipeline cache "
+          "(every pipeline compiled by the driver, whose own disk cache is off); *warm*: the next process, from the "
+          "cache file. The adapter (requested while the bundle is read; the first model's includes the driver's "
+          "start in this process) and the device (one per model in this runner; a page asks for one) are listed "
+          "apart; *load* is the whole wall time.\n")
+    print("| model | cache | load | model | read + verify | decode | checks | upload | pipelines | pipelines / shaders "
+          "| bind | cache write | cache KiB | adapter | device |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, o, _ in models:
-        print(f"| {name} | {o['load_ms']:.0f} | {o.get('read_verify_ms', NAN):.0f} | {o.get('decode_ms', NAN):.0f} "
-              f"| {o.get('adapter_ms', NAN):.0f} | {o['device_ms']:.0f} | {o['upload_ms']:.0f} "
-              f"| {o['pipelines_ms']:.0f} |")
+        for label, r in [("cold", o), ("warm", warm.get(name))]:
+            if not r:
+                continue
+            state = r.get("pipeline_cache", "-")
+            print(f"| {name} | {label} ({state}) | {r['load_ms']:.0f} | {r.get('model_load_ms', NAN):.0f} "
+                  f"| {r.get('read_verify_ms', NAN):.0f} | {r.get('decode_ms', NAN):.0f} | {r.get('checks_ms', NAN):.0f} "
+                  f"| {r['upload_ms']:.0f} | {r['pipelines_ms']:.0f} "
+                  f"| {r.get('distinct_pipelines', '-')} / {r.get('shaders', '-')} | {r.get('bind_ms', NAN):.1f} "
+                  f"| {r.get('cache_write_ms', NAN):.1f} | {r.get('pipeline_cache_bytes', 0) / 1024:.0f} "
+                  f"| {r.get('adapter_ms', NAN):.0f} | {r['device_ms']:.0f} |")
     print("\nOne run's wall time (no timestamps), medians in ms: writing the inputs, submitting, recording the next "
           "run, waiting for the GPU, reading the outputs; and the wall time with timestamps on.\n")
-    print("| model | wall | write | submit | record | wait | read | wall with timestamps |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | process | wall | GPU | wall − GPU | write | submit | record | wait | read | wall with timestamps |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, o, _ in models:
-        print(f"| {name} | {o['wall_ms']:.3f} | {o.get('run_write_ms', NAN):.3f} | {o.get('run_submit_ms', NAN):.3f} "
-              f"| {o.get('run_record_ms', NAN):.3f} | {o.get('run_wait_ms', NAN):.3f} "
-              f"| {o.get('run_read_ms', NAN):.3f} | {o.get('wall_with_timestamps_ms', NAN):.3f} |")
+        for label, r in [("first", o), ("second", warm.get(name))]:
+            if not r:
+                continue
+            print(f"| {name} | {label} | {r['wall_ms']:.3f} | {r['gpu_ms']:.3f} | {r['wall_ms'] - r['gpu_ms']:.3f} "
+                  f"| {r.get('run_write_ms', NAN):.3f} | {r.get('run_submit_ms', NAN):.3f} "
+                  f"| {r.get('run_record_ms', NAN):.3f} | {r.get('run_wait_ms', NAN):.3f} "
+                  f"| {r.get('run_read_ms', NAN):.3f} | {r.get('wall_with_timestamps_ms', NAN):.3f} |")
     if any("graph_fp16_ms" in t for _, _, t in models):
         print("\nfp16: PyTorch's CUDA graph with the model and input in half precision.\n")
         print("| model | PyTorch fp16 CUDA graph ms | PyTorch fp32 CUDA graph ms |")

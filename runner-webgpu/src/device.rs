@@ -63,6 +63,9 @@ pub(crate) struct Gpu {
     pub timestamps: bool,
     /// Whether each dispatch is timed too.
     pub per_dispatch: bool,
+    /// Whether the device was created with wgpu's pipeline cache (asked for, and offered by the adapter).
+    pub pipeline_cache: bool,
+    pub info: wgpu::AdapterInfo,
 }
 
 /// Requests a device with the limits `graph` needs and the timestamp features `options` ask for (where the adapter
@@ -89,6 +92,13 @@ pub(crate) async fn open(
     if per_dispatch {
         features |= wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
     }
+    let pipeline_cache = cfg!(not(target_arch = "wasm32"))
+        && options.pipeline_cache.is_some()
+        && adapter.features().contains(wgpu::Features::PIPELINE_CACHE)
+        && wgpu::util::pipeline_cache_key(&info).is_some();
+    if pipeline_cache {
+        features |= wgpu::Features::PIPELINE_CACHE;
+    }
     let (device, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor {
             label: Some("wdnn"),
@@ -114,7 +124,7 @@ pub(crate) async fn open(
             v.push(e.to_string());
         }
     }));
-    Ok(Gpu { device, queue, errors, adapter_info, timestamps, per_dispatch })
+    Ok(Gpu { device, queue, errors, adapter_info, timestamps, per_dispatch, pipeline_cache, info })
 }
 
 /// What the model asks of the device, checked against the adapter before a device is requested.

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use wdnn_descriptor_spec::{Graph, TensorSignature};
 use wdnn_runner_core::{Executable, LocalFuture, Result, RunnerError, Tensor, Weights, check_inputs, input_signature};
 
+use crate::cache;
 use crate::device::{self, request_adapter};
 use crate::dispatch::{self, Io, Program, Step};
 use crate::payload::check_payloads;
-use crate::pipelines::Pipelines;
+use crate::pipelines::{self, Pipelines};
 use crate::shader_check;
-use crate::timing::{LoadStats, RunStats, Timestamps};
+use crate::timing::{LoadStats, PipelineCacheState, RunStats, Timestamps};
 use crate::upload::Buffers;
 use crate::{NAME, WebGpuOptions, invalid, sync, unavailable};
 
@@ -41,6 +42,8 @@ pub struct WebGpuExecutable {
     /// Block on the fence at once rather than poll it first.
     blocking_wait: bool,
     last_run: RunStats,
+    /// What the load could not do but did without (a pipeline cache file that was ignored or not written).
+    warnings: Vec<String>,
 }
 
 impl WebGpuExecutable {
@@ -64,12 +67,62 @@ impl WebGpuExecutable {
         check_payloads(graph)?;
         let workgroup_bytes = shader_check::check_shaders(graph).map_err(invalid)?;
         let signature = input_signature(graph)?;
+        let mut stats = LoadStats { checks: clock.seconds(), ..LoadStats::default() };
         let gpu = device::open(&adapter, graph, options, workgroup_bytes).await?;
         let device = gpu.device;
-        let mut stats = LoadStats { device: clock.seconds(), ..LoadStats::default() };
+        stats.device = clock.seconds() - stats.checks;
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
 
+        let (keys, pipeline_of) = pipelines::distinct(graph);
+        stats.shaders = {
+            let mut shaders: Vec<u32> = keys.iter().map(|k| k.0).collect();
+            shaders.sort_unstable();
+            shaders.dedup();
+            shaders.len()
+        };
+        stats.distinct_pipelines = keys.len();
+        let mut warnings = Vec::new();
+        let cache_dir = options.pipeline_cache.as_deref().filter(|_| gpu.pipeline_cache);
+        stats.pipeline_cache = match (&options.pipeline_cache, cache_dir) {
+            (None, _) => PipelineCacheState::Off,
+            (Some(_), None) => PipelineCacheState::Unsupported,
+            (Some(_), Some(_)) => PipelineCacheState::Cold,
+        };
+        let cache_start = sync::Clock::start();
+        let mut file = cache_dir.and_then(|dir| {
+            let name = cache::file_name(&gpu.info, options.trusted_shaders, graph, &keys)?;
+            Some(cache::read(&dir.join(name)))
+        });
+        let mut cache = None;
+        if let Some(f) = file.as_mut() {
+            let create = |data: Option<&[u8]>| {
+                // SAFETY: the data is what `PipelineCache::get_data` returned for this adapter class, as the file's
+                // checksum (checked by `cache::read`) shows; wgpu checks its own header on top (driver, adapter)
+                // and, with `fallback`, starts empty where that is stale.
+                unsafe {
+                    device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                        label: Some("wdnn pipelines"),
+                        data,
+                        fallback: true,
+                    })
+                }
+            };
+            // wgpu refuses data made for another device even with `fallback`: then the cache starts empty.
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let made = create(f.data.as_deref());
+            cache = Some(match scope.pop().await {
+                None => made,
+                Some(e) => {
+                    f.warning =
+                        Some(format!("pipeline cache {} is ignored: {e}; compiling without it", f.path.display()));
+                    f.state = PipelineCacheState::Rejected;
+                    f.data = None;
+                    create(None)
+                }
+            });
+        }
+        let cache_seconds = cache_start.seconds();
         // The weights are uploaded while the pipelines compile (natively: two threads).
         let (uploaded, compiled) = sync::join(
             || {
@@ -78,7 +131,9 @@ impl WebGpuExecutable {
             },
             || {
                 let pipes = sync::Clock::start();
-                (Pipelines::create(&device, graph, options.trusted_shaders), pipes.seconds())
+                let created =
+                    Pipelines::create(&device, graph, (&keys, pipeline_of), options.trusted_shaders, cache.as_ref());
+                (created, pipes.seconds())
             },
         );
         let (buffers, upload_seconds) = uploaded;
@@ -86,8 +141,9 @@ impl WebGpuExecutable {
             compiled.ok_or_else(|| unavailable("creating the compute pipelines failed".into()))?;
         let (buffers, pipelines) = (buffers?, pipelines?);
         stats.upload = upload_seconds;
-        stats.pipelines = pipeline_seconds;
+        stats.pipelines = cache_seconds + pipeline_seconds;
 
+        let bind = sync::Clock::start();
         let steps = dispatch::bind(&device, graph, &pipelines, &buffers)?;
         let io = Io::plan(&device, graph, &buffers)?;
         let timestamps = gpu.timestamps.then(|| Timestamps::create(&device, &gpu.queue, steps.len(), gpu.per_dispatch));
@@ -97,6 +153,28 @@ impl WebGpuExecutable {
         }
         if let Some(e) = gpu.errors.lock().ok().and_then(|mut v| v.drain(..).next()) {
             return Err(unavailable(format!("creating the model's GPU resources failed: {e}")));
+        }
+        stats.bind = bind.seconds();
+        if let (Some(file), Some(cache)) = (file, cache) {
+            let write = sync::Clock::start();
+            stats.pipeline_cache = file.state;
+            warnings.extend(file.warning);
+            let had = file.data.as_ref().map_or(0, |d| d.len());
+            stats.cache_bytes = had as u64;
+            // Written unless the load started from data that already held every pipeline (wgpu starts from
+            // nothing where a driver update made the file stale: the data it returns then differs in size).
+            if let Some(data) = cache.get_data()
+                && (file.state != PipelineCacheState::Warm || data.len() != had)
+            {
+                if file.state == PipelineCacheState::Warm {
+                    stats.pipeline_cache = PipelineCacheState::Stale;
+                }
+                stats.cache_bytes = data.len() as u64;
+                if let Err(e) = cache::write(&file.path, &data) {
+                    warnings.push(e);
+                }
+            }
+            stats.cache_write = write.seconds();
         }
         stats.total = clock.seconds();
         let mut exe = WebGpuExecutable {
@@ -118,6 +196,7 @@ impl WebGpuExecutable {
             upload_mapped: true,
             blocking_wait: options.blocking_wait,
             last_run: RunStats::default(),
+            warnings,
         };
         exe.next = Some(exe.encode());
         Ok(exe)
@@ -138,6 +217,12 @@ impl WebGpuExecutable {
     /// Seconds spent loading.
     pub fn stats(&self) -> LoadStats {
         self.stats
+    }
+
+    /// What the load did without, for the caller to show: a pipeline cache file ignored (damaged, unreadable) or not
+    /// written. None of these fails a load or changes a result.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The adapter's name, backend and type.

@@ -21,11 +21,13 @@
 //! - `shader_check`: each shader parsed (naga) and its resources checked against the payload and the graph (SPEC §6.3);
 //! - `upload`: the arena and the weight buffers (weights decoded to what the shaders read);
 //! - `pipelines`: shader modules, bind group layouts and compute pipelines, deduplicated by (shader, entry, access);
+//! - `cache`: natively, the driver's compiled pipelines kept in a file between processes (`pipeline_cache`);
 //! - `dispatch`: bind groups, the recorded command buffer of a run, and where inputs and outputs live;
 //! - `timing`: load statistics and timestamp queries;
 //! - `executable`: [`WebGpuExecutable`], which puts these together;
 //! - `sync`: what differs between native and browser (clocks, waiting, pipeline creation threads).
 
+mod cache;
 mod device;
 mod dispatch;
 mod executable;
@@ -43,7 +45,7 @@ use wdnn_runner_core::{Backend, Executable, LocalFuture, Result, RunnerError, We
 
 pub use device::request_adapter;
 pub use executable::WebGpuExecutable;
-pub use timing::{LoadStats, RunStats};
+pub use timing::{LoadStats, PipelineCacheState, RunStats};
 
 const NAME: &str = "webgpu";
 
@@ -66,6 +68,25 @@ pub struct WebGpuOptions {
     /// Treat the adapter as if its limits were at most these: to emulate a weaker device (a browser's default
     /// limits), or to test that a model too large for the device falls through to another backend.
     pub max_limits: Option<wgpu::Limits>,
+    /// Natively, a directory where compiled pipelines are kept between processes (see [`default_pipeline_cache`]):
+    /// a load finds the pipelines it compiled before there and skips the driver's compilation. Where the adapter
+    /// offers no pipeline cache (wgpu has it on Vulkan), or in a browser (which caches by itself), it is unused.
+    /// A damaged file is ignored with a warning ([`WebGpuExecutable::warnings`]), never a failure.
+    pub pipeline_cache: Option<std::path::PathBuf>,
+}
+
+/// The per-user directory for [`WebGpuOptions::pipeline_cache`]: `$XDG_CACHE_HOME/wdnn/webgpu-pipelines`, else
+/// `$HOME/.cache/…` (`%LOCALAPPDATA%/wdnn/…` on Windows); `None` where none of these is set, and in a browser.
+pub fn default_pipeline_cache() -> Option<std::path::PathBuf> {
+    #[cfg(target_arch = "wasm32")]
+    return None;
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        let base =
+            var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache"))).or_else(|| var("LOCALAPPDATA"))?;
+        Some(base.join("wdnn").join("webgpu-pipelines"))
+    }
 }
 
 /// The adapter's limits lowered to `cap` (the limits a model's needs are compared with).

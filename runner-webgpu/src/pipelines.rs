@@ -11,6 +11,9 @@ use crate::{sync, unavailable};
 /// Which bindings of a kernel are writable, in binding order: the key of a bind group layout.
 pub(crate) type Signature = Vec<bool>;
 
+/// What makes a pipeline distinct: the shader's index, the entry point and the access signature.
+pub(crate) type PipelineKey = (u32, String, Signature);
+
 /// The model's pipelines.
 pub(crate) struct Pipelines {
     /// One bind group layout per access signature.
@@ -26,30 +29,41 @@ pub(crate) fn signature(bindings: &[wdnn_descriptor_spec::Binding]) -> Signature
     bindings.iter().map(|b| b.writable).collect()
 }
 
+/// The distinct pipelines of `graph` in order of first use, and for each kernel with a WGSL payload the index of
+/// its pipeline.
+pub(crate) fn distinct(graph: &Graph) -> (Vec<PipelineKey>, Vec<usize>) {
+    let mut keys: Vec<PipelineKey> = Vec::new();
+    let mut index: HashMap<PipelineKey, usize> = HashMap::new();
+    let mut pipeline_of: Vec<usize> = Vec::new();
+    for k in &graph.kernels {
+        let Some(KernelPayload::Wgsl { shader, entry_point, bindings, .. }) = &k.payload else {
+            continue;
+        };
+        let key = (*shader, entry_point.clone(), signature(bindings));
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            keys.len() - 1
+        });
+        pipeline_of.push(i);
+    }
+    (keys, pipeline_of)
+}
+
 impl Pipelines {
-    /// Creates every layout, module and pipeline `graph` needs. With `trusted_shaders`, modules skip wgpu's runtime
-    /// bounds checks.
-    pub fn create(device: &wgpu::Device, graph: &Graph, trusted_shaders: bool) -> Result<Pipelines> {
+    /// Creates every layout, module and pipeline `graph` needs (`keys` and `pipeline_of` from [`distinct`]), through
+    /// `cache` where there is one. With `trusted_shaders`, modules skip wgpu's runtime bounds checks.
+    pub fn create(
+        device: &wgpu::Device,
+        graph: &Graph,
+        (keys, pipeline_of): (&[PipelineKey], Vec<usize>),
+        trusted_shaders: bool,
+        cache: Option<&wgpu::PipelineCache>,
+    ) -> Result<Pipelines> {
         let mut layouts: HashMap<Signature, wgpu::BindGroupLayout> = HashMap::new();
-        let mut pipeline_keys: Vec<(u32, String, Signature)> = Vec::new();
-        let mut pipeline_of: Vec<usize> = Vec::new();
-        for k in &graph.kernels {
-            let Some(KernelPayload::Wgsl { shader, entry_point, bindings, .. }) = &k.payload else {
-                continue;
-            };
-            let signature = signature(bindings);
-            layouts.entry(signature.clone()).or_insert_with(|| bind_group_layout(device, &signature));
-            let key = (*shader, entry_point.clone(), signature);
-            let index = match pipeline_keys.iter().position(|k| *k == key) {
-                Some(i) => i,
-                None => {
-                    pipeline_keys.push(key);
-                    pipeline_keys.len() - 1
-                }
-            };
-            pipeline_of.push(index);
+        for (_, _, signature) in keys {
+            layouts.entry(signature.clone()).or_insert_with(|| bind_group_layout(device, signature));
         }
-        let jobs: Vec<(&str, &str, wgpu::PipelineLayout)> = pipeline_keys
+        let jobs: Vec<(&str, &str, wgpu::PipelineLayout)> = keys
             .iter()
             .map(|(shader, entry, signature)| {
                 let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -60,8 +74,8 @@ impl Pipelines {
                 (graph.shaders[*shader as usize].as_str(), entry.as_str(), layout)
             })
             .collect();
-        // Each job parses, validates and translates its shader (naga) and has the driver compile it: natively in
-        // parallel threads, both halves of the work.
+        // Each job parses, validates and translates its shader (naga) and has the driver compile it (or find it in
+        // the cache): natively in parallel threads, both halves of the work.
         let pipelines = sync::parallel_map(&jobs, |(source, entry, layout)| {
             let desc = wgpu::ShaderModuleDescriptor { label: None, source: wgpu::ShaderSource::Wgsl((*source).into()) };
             let module = if trusted_shaders {
@@ -77,7 +91,7 @@ impl Pipelines {
                 module: &module,
                 entry_point: Some(*entry),
                 compilation_options: Default::default(),
-                cache: None,
+                cache,
             })
         });
         if pipelines.len() != jobs.len() {

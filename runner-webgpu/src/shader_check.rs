@@ -28,20 +28,39 @@ pub(crate) fn bound_size(t: &TensorDesc) -> u64 {
 /// the adapter check. The error names the kernel, and the binding where there is one.
 pub(crate) fn check_shaders(graph: &Graph) -> Result<u64, String> {
     let mut most_workgroup_bytes = 0u64;
+    // Each distinct shader is parsed once, natively in parallel threads (a model has tens of them); the first kernel
+    // that names a shader is the one an error about it names.
+    let mut first_use: Vec<(u32, usize)> = Vec::new();
+    for (index, k) in graph.kernels.iter().enumerate() {
+        if let Some(KernelPayload::Wgsl { shader, .. }) = &k.payload
+            && !first_use.iter().any(|(s, _)| s == shader)
+        {
+            first_use.push((*shader, index));
+        }
+    }
+    let parse = |&(shader, index): &(u32, usize)| -> Result<(naga::Module, naga::proc::Layouter), String> {
+        let k = &graph.kernels[index];
+        let bad = |detail: String| format!("kernel #{index} `{}` ({}): {detail}", k.name, k.op.name());
+        let source = graph.shaders.get(shader as usize).ok_or_else(|| bad(format!("no shader {shader}")))?;
+        let module = naga::front::wgsl::parse_str(source)
+            .map_err(|e| bad(format!("shader {shader} does not parse: {}", e.emit_to_string(source))))?;
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).map_err(|e| bad(format!("shader {shader}: {e}")))?;
+        Ok((module, layouter))
+    };
+    let results = crate::sync::parallel_map(&first_use, parse);
+    if results.len() != first_use.len() {
+        return Err("parsing the shaders failed (a thread panicked)".into());
+    }
     let mut parsed: HashMap<u32, (naga::Module, naga::proc::Layouter)> = HashMap::new();
+    for ((shader, _), result) in first_use.iter().zip(results) {
+        parsed.insert(*shader, result?);
+    }
     for (index, k) in graph.kernels.iter().enumerate() {
         let Some(KernelPayload::Wgsl { shader, entry_point, workgroup_size, bindings, .. }) = &k.payload else {
             continue;
         };
         let bad = |detail: String| format!("kernel #{index} `{}` ({}): {detail}", k.name, k.op.name());
-        if !parsed.contains_key(shader) {
-            let source = graph.shaders.get(*shader as usize).ok_or_else(|| bad(format!("no shader {shader}")))?;
-            let module = naga::front::wgsl::parse_str(source)
-                .map_err(|e| bad(format!("shader {shader} does not parse: {}", e.emit_to_string(source))))?;
-            let mut layouter = naga::proc::Layouter::default();
-            layouter.update(module.to_ctx()).map_err(|e| bad(format!("shader {shader}: {e}")))?;
-            parsed.insert(*shader, (module, layouter));
-        }
         let (module, layouter) = &parsed[shader];
         let entry = module
             .entry_points

@@ -1,17 +1,31 @@
 //! Load statistics and GPU timestamps: the pass's start and end for every run, and optionally a stamp before each
 //! dispatch (where the adapter supports timestamps inside passes).
 
-/// Seconds spent in each part of a load.
+pub use crate::cache::PipelineCacheState;
+
+/// Seconds spent in each part of a load, and what the pipeline cache did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadStats {
-    /// Device creation.
+    /// Checking the descriptor: its rules, every payload, and every shader parsed (naga) against its bindings.
+    pub checks: f64,
+    /// Device creation (`requestDevice`).
     pub device: f64,
-    /// Weight decoding and upload.
+    /// Weight decoding and upload (natively at the same time as the pipelines).
     pub upload: f64,
-    /// Shader modules and compute pipelines (natively at the same time as the upload).
+    /// Shader modules and compute pipelines, the cache file's reading included.
     pub pipelines: f64,
+    /// Bind groups, input and output buffers, timestamp queries, and the device's report of errors.
+    pub bind: f64,
+    /// Writing the pipeline cache file (after a load that compiled pipelines the file did not have).
+    pub cache_write: f64,
     /// The whole load.
     pub total: f64,
+    /// Distinct shaders and distinct pipelines (shader, entry point, access signature) created.
+    pub shaders: usize,
+    pub distinct_pipelines: usize,
+    /// What the pipeline cache did, and the bytes of driver data read from its file (warm) or written to it.
+    pub pipeline_cache: PipelineCacheState,
+    pub cache_bytes: u64,
 }
 
 /// Seconds spent in each part of the last run, as the caller waited for it (natively; zero on wasm32).

@@ -19,12 +19,19 @@ pub fn available_backends() -> Vec<Box<dyn Backend>> {
 }
 
 /// WebGPU options from the environment: `WDNN_WEBGPU_TIMESTAMPS=1` measures GPU time, `WDNN_WEBGPU_TRUSTED=1` skips
-/// wgpu's shader bounds checks (for bundles from this converter only).
+/// wgpu's shader bounds checks (for bundles from this converter only), `WDNN_WEBGPU_PIPELINE_CACHE=DIR` keeps compiled
+/// pipelines in DIR between runs (`=1`: the per-user cache directory, `default_pipeline_cache`).
 fn webgpu_options() -> wdnn_runner_webgpu::WebGpuOptions {
     let on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+    let pipeline_cache = match std::env::var_os("WDNN_WEBGPU_PIPELINE_CACHE") {
+        Some(v) if v == "1" => wdnn_runner_webgpu::default_pipeline_cache(),
+        Some(v) if !v.is_empty() && v != "0" => Some(v.into()),
+        _ => None,
+    };
     wdnn_runner_webgpu::WebGpuOptions {
         timestamps: on("WDNN_WEBGPU_TIMESTAMPS"),
         trusted_shaders: on("WDNN_WEBGPU_TRUSTED"),
+        pipeline_cache,
         ..Default::default()
     }
 }
