@@ -109,27 +109,27 @@ pub fn wait_for(_device: &wgpu::Device, _pending: &[&Mapped], _spin: bool) {
     }
 }
 
-/// `f` of every item, in order, in up to 16 parallel threads. An item whose thread panicked is missing from the
-/// result (the caller compares the lengths).
+/// `f` of every item, in order, in up to 16 parallel threads, each taking the next item not yet taken (costs vary a
+/// lot: one shader compiles ten times longer than another, one weight is a hundred times larger). An item whose
+/// thread panicked is missing from the result (the caller compares the lengths).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
     if threads == 1 || items.len() < 2 {
         return items.iter().map(f).collect();
     }
-    // Interleaved, so that the costly shaders of one part of the graph spread over the threads.
-    let f = &f;
+    let (f, next) = (&f, &AtomicUsize::new(0));
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.min(items.len()))
-            .map(|t| {
+            .map(|_| {
                 s.spawn(move || {
-                    items
-                        .iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|(i, x)| (i, f(x)))
-                        .collect::<Vec<(usize, R)>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(x) = items.get(i) else { break done };
+                        done.push((i, f(x)));
+                    }
                 })
             })
             .collect();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use wdnn_descriptor_spec::{Encoding, Graph, KernelPayload, Storage, TensorId};
 use wdnn_runner_core::{Result, Weights};
 
-use crate::round4;
+use crate::{round4, sync};
 
 /// The model's buffers on the device.
 pub(crate) struct Buffers {
@@ -27,7 +27,7 @@ impl Buffers {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let mut weight_buffers = Vec::new();
+        let mut ids: Vec<u32> = Vec::new();
         let mut weight_index: HashMap<u32, usize> = HashMap::new();
         let mut bound: Vec<TensorId> = Vec::new();
         for k in &graph.kernels {
@@ -40,11 +40,28 @@ impl Buffers {
             if let Some(Storage::Weight { id }) = graph.tensors.get(id as usize).map(|t| t.storage)
                 && !weight_index.contains_key(&id)
             {
-                let buffer = weight_buffer(device, weights, id)?;
-                weight_index.insert(id, weight_buffers.len());
-                weight_buffers.push(buffer);
+                weight_index.insert(id, ids.len());
+                ids.push(id);
             }
         }
+        // Natively the weights are decoded and copied in parallel threads (each into its own buffer): copying into
+        // mapped GPU memory runs at a few GB/s a thread, and VGG-19 has half a gigabyte of weights.
+        // Largest first, so that no thread is left with a large one at the end.
+        let mut order: Vec<(usize, u32)> = ids.iter().copied().enumerate().collect();
+        let size = |id: u32| weights.index.tensors.get(id as usize).map_or(0, |t| t.shape.iter().product::<u64>());
+        order.sort_by_key(|&(_, id)| std::cmp::Reverse(size(id)));
+        let made = sync::parallel_map(&order, |&(_, id)| weight_buffer(device, weights, id));
+        if made.len() != ids.len() {
+            return Err(wdnn_runner_core::RunnerError::Unavailable {
+                backend: crate::NAME.to_string(),
+                reason: "uploading the weights failed (a thread panicked)".into(),
+            });
+        }
+        let mut weight_buffers: Vec<Option<wgpu::Buffer>> = (0..ids.len()).map(|_| None).collect();
+        for ((slot, _), buffer) in order.iter().zip(made) {
+            weight_buffers[*slot] = Some(buffer?);
+        }
+        let weight_buffers = weight_buffers.into_iter().flatten().collect();
         Ok(Buffers { arena, weights: weight_buffers, weight_index })
     }
 }
