@@ -102,6 +102,51 @@ fn style_transfer_at_256() {
     compare("style 9", &mut gpu, &mut cpu, &[("image", content), ("style_weights", weights)]);
 }
 
+/// MobileNetV2 loaded three times with one pipeline cache directory: from nothing (the file is written), from the
+/// file, and from a damaged file (ignored with a warning, replaced). Every load computes the same bits.
+#[test]
+fn mobilenetv2_loads_again_from_the_pipeline_cache() {
+    use wdnn_runner_webgpu::{PipelineCacheState, WebGpuOptions};
+    let options = ConvertOptions { backends: vec!["webgpu".into()], ..ConvertOptions::default() };
+    let (bundle, _) = convert(&fixtures().join("models/mobilenetv2-imagenet.onnx"), &options);
+    let (graph, weights) = Bundle::open(&bundle).unwrap().load_backend("webgpu", |_, _| {}).unwrap();
+    let input = read_npy(&fixtures().join("expected/mobilenetv2/chelsea.input.npy"));
+    let dir = scratch("pipeline-cache");
+    let backend =
+        || WebGpuBackend::new(WebGpuOptions { pipeline_cache: Some(dir.to_path_buf()), ..Default::default() });
+    let load = |what: &str| {
+        let mut exe = backend().load_webgpu(&graph, &weights).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let out = wdnn_runner_core::Executable::run(&mut exe, std::slice::from_ref(&input)).unwrap();
+        (exe.stats(), exe.warnings().to_vec(), out[0].bytes().to_vec())
+    };
+    let (cold, warnings, expected) = load("cold");
+    if cold.pipeline_cache == PipelineCacheState::Unsupported {
+        eprintln!("skipped: the adapter has no pipeline cache");
+        return;
+    }
+    assert_eq!(cold.pipeline_cache, PipelineCacheState::Cold);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(cold.distinct_pipelines >= cold.shaders && cold.shaders > 10, "{cold:?}");
+    let file = std::fs::read_dir(&*dir).unwrap().next().unwrap().unwrap().path();
+
+    let (warm, warnings, out) = load("warm");
+    assert_eq!((warm.pipeline_cache, warm.cache_bytes), (PipelineCacheState::Warm, cold.cache_bytes));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(out, expected, "the warm load computes the same bits");
+
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&file, &bytes).unwrap();
+    let (damaged, warnings, out) = load("damaged");
+    assert_eq!(damaged.pipeline_cache, PipelineCacheState::Rejected);
+    assert!(warnings.len() == 1 && warnings[0].contains("ignored"), "{warnings:?}");
+    assert_eq!(out, expected, "a damaged cache changes nothing");
+    let (again, _, out) = load("repaired");
+    assert_eq!(again.pipeline_cache, PipelineCacheState::Warm);
+    assert_eq!(out, expected);
+}
+
 /// The wide GEMM tiles (8×8, 8×4 and 4×8 register blocks) forced onto every GEMM they fit, and the register
 /// prefetch of the next K step (with wide tiles, and with the 4×4 tiles and their in-workgroup K splits), on
 /// MobileNetV2 (pointwise convolutions, the classifier) and SqueezeNet (3×3 and 1×1 convolutions, partial tiles),
