@@ -27,6 +27,9 @@ pub struct WebGpuTuning {
     pub winograd: bool,
     /// The fewest input and output channels a convolution needs for the `winograd` pass to rewrite it.
     pub winograd_channels: u64,
+    /// The smallest output height and width for the `winograd` pass: on small maps the tiles' padding (a tile row
+    /// per channel, a column where the width is odd) eats the saving.
+    pub winograd_extent: u64,
 }
 
 impl Default for WebGpuTuning {
@@ -39,13 +42,22 @@ impl Default for WebGpuTuning {
             prefetch: true,
             winograd: true,
             winograd_channels: 32,
+            winograd_extent: 8,
         }
     }
 }
 
 /// The knobs' names, as `FromStr` reads them and the report shows them.
-const KNOBS: [&str; 7] =
-    ["tile_threads", "split_threads", "reg_tile", "wide_threads", "prefetch", "winograd", "winograd_channels"];
+const KNOBS: [&str; 8] = [
+    "tile_threads",
+    "split_threads",
+    "reg_tile",
+    "wide_threads",
+    "prefetch",
+    "winograd",
+    "winograd_channels",
+    "winograd_extent",
+];
 
 impl WebGpuTuning {
     /// Every knob with its value, for the report.
@@ -58,6 +70,7 @@ impl WebGpuTuning {
             (KNOBS[4], u8::from(self.prefetch).to_string()),
             (KNOBS[5], u8::from(self.winograd).to_string()),
             (KNOBS[6], self.winograd_channels.to_string()),
+            (KNOBS[7], self.winograd_extent.to_string()),
         ]
     }
 }
@@ -89,6 +102,7 @@ impl FromStr for WebGpuTuning {
                 "reg_tile" => &mut tuning.reg_tile,
                 "wide_threads" => &mut tuning.wide_threads,
                 "winograd_channels" => &mut tuning.winograd_channels,
+                "winograd_extent" => &mut tuning.winograd_extent,
                 other => {
                     return Err(format!(
                         "unknown webgpu tuning `{other}` (known: {}; to keep convolutions whole, skip the `split-k` \

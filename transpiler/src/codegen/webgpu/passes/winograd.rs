@@ -1,5 +1,6 @@
 //! `winograd`: a 3×3 convolution (stride 1, dilation 1, pads 1, one group, batch 1, NCHW, constant weight and
-//! bias) with at least [`WebGpuTuning::winograd_channels`] input and output channels is rewritten into Winograd's
+//! bias) with at least [`WebGpuTuning::winograd_channels`] input and output channels, on a map of at least
+//! [`WebGpuTuning::winograd_extent`] rows and columns, is rewritten into Winograd's
 //! F(2×2, 3×3): 16 products of 4×4 input tiles instead of 36 for each 2×2 block of outputs, 2.25× fewer
 //! multiplications. The rewrite is made of ordinary ops, so the graph keeps its meaning on every runner:
 //!
@@ -90,7 +91,11 @@ fn applies(graph: &Graph, node: &Node, tuning: &WebGpuTuning) -> bool {
     if yv.shape != [1, s[0], xv.shape[2], xv.shape[3]] {
         return false;
     }
-    s[0] >= tuning.winograd_channels && s[1] >= tuning.winograd_channels && s[1] == xv.shape[1]
+    let extent = xv.shape[2].min(xv.shape[3]);
+    s[0] >= tuning.winograd_channels
+        && s[1] >= tuning.winograd_channels
+        && s[1] == xv.shape[1]
+        && extent >= tuning.winograd_extent
 }
 
 /// `U[b, o, c] = (G g[o, c] Gᵀ)[ξ, ν]` with `b = 4 ξ + ν`, from the `[O, C, 3, 3]` weights `g`.
@@ -300,7 +305,7 @@ mod tests {
             let epilogue = if relu { vec![EpilogueStep::Unary { fun: UnaryFn::Relu }] } else { vec![] };
             let original = conv3x3(32, 40, h, w, bias, epilogue);
             let mut g = original.clone();
-            let stats = run(&mut g, &WebGpuTuning::default()).unwrap();
+            let stats = run(&mut g, &WebGpuTuning { winograd_extent: 1, ..WebGpuTuning::default() }).unwrap();
             assert_eq!(stats, PassStats::one("F(2x2,3x3) convolutions", 1));
             let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.name()).collect();
             assert_eq!(
@@ -348,6 +353,7 @@ mod tests {
             (conv3x3(8, 40, 8, 8, true, vec![]), WebGpuTuning::default()),
             (conv3x3(32, 40, 8, 8, true, vec![]), WebGpuTuning { winograd: false, ..WebGpuTuning::default() }),
             (conv3x3(32, 40, 8, 8, false, vec![residual]), WebGpuTuning::default()),
+            (conv3x3(32, 40, 7, 16, true, vec![]), WebGpuTuning::default()),
         ];
         let mut strided = conv3x3(32, 40, 8, 8, true, vec![]);
         if let Op::Conv { strides, .. } = &mut strided.nodes[0].op {
