@@ -125,12 +125,10 @@ fn transform_weights(g: &[f32], o: usize, c: usize) -> Vec<f32> {
 /// The input transform's 16 filters `[16, 1, 4, 4]`: filter `4 ξ + ν` at `(i, j)` is `Bᵀ[ξ, i] Bᵀ[ν, j]`.
 fn input_filters() -> Vec<f32> {
     let mut f = Vec::with_capacity(256);
-    for xi in 0..4 {
-        for nu in 0..4 {
-            for i in 0..4 {
-                for j in 0..4 {
-                    f.push(BT[xi][i] * BT[nu][j]);
-                }
+    for xi in &BT {
+        for nu in &BT {
+            for &a in xi {
+                f.extend(nu.iter().map(|&b| a * b));
             }
         }
     }
