@@ -299,9 +299,16 @@ mod tests {
     #[test]
     fn rewrites_a_3x3_convolution_keeping_its_values() {
         // Even and odd extents, with and without bias and epilogue.
-        for (h, w, bias, relu) in [(8, 8, true, true), (7, 5, true, false), (6, 9, false, true), (1, 2, false, false)] {
+        let cases = [
+            (32, 8, 8, true, true),
+            (32, 7, 5, true, false),
+            (32, 6, 9, false, true),
+            (32, 1, 2, false, false),
+            (512, 14, 14, true, true),
+        ];
+        for (c, h, w, bias, relu) in cases {
             let epilogue = if relu { vec![EpilogueStep::Unary { fun: UnaryFn::Relu }] } else { vec![] };
-            let original = conv3x3(32, 40, h, w, bias, epilogue);
+            let original = conv3x3(c, 40, h, w, bias, epilogue);
             let mut g = original.clone();
             let stats = run(&mut g, &WebGpuTuning { winograd_extent: 1, ..WebGpuTuning::default() }).unwrap();
             assert_eq!(stats, PassStats::one("F(2x2,3x3) convolutions", 1));
@@ -311,13 +318,14 @@ mod tests {
                 ["Pad", "Reshape", "Conv", "Reshape", "MatMul", "Reshape", "ConvTranspose", "Reshape", "Slice"]
             );
             crate::ir::verify(&g).unwrap();
-            let x = input(32, h, w);
+            let x = input(c, h, w);
             let evaluate = super::super::evaluate;
             let (before, after) = (evaluate(&original, std::slice::from_ref(&x)), evaluate(&g, &[x]));
             let values = before[0].to_vec::<f32>().unwrap();
             assert!(values.iter().filter(|&&v| v > 0.0).count() * 4 > values.len(), "a test of zeros");
             let err = rel_l2(&after[0], &before[0]);
-            assert!(err < 1e-6, "{h}x{w}: rel L2 {err:e}");
+            // Measured: 2.5e-7 to 5.2e-7 with 32 channels, 1.1e-6 with 512 (the reference sums in another order).
+            assert!(err < 3e-6, "{c} channels, {h}x{w}: rel L2 {err:e}");
         }
     }
 
