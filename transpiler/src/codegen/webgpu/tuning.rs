@@ -30,6 +30,9 @@ pub struct WebGpuTuning {
     /// The smallest output height and width for the `winograd` pass: on small maps the tiles' padding (a tile row
     /// per channel, a column where the width is odd) eats the saving.
     pub winograd_extent: u64,
+    /// The fewest MFLOP (2 per multiply-add of the direct convolution) for the `winograd` pass: below it the four
+    /// extra dispatches of the rewrite cost about what the saved multiplications gain.
+    pub winograd_mflop: u64,
 }
 
 impl Default for WebGpuTuning {
@@ -43,12 +46,13 @@ impl Default for WebGpuTuning {
             winograd: true,
             winograd_channels: 32,
             winograd_extent: 8,
+            winograd_mflop: 500,
         }
     }
 }
 
 /// The knobs' names, as `FromStr` reads them and the report shows them.
-const KNOBS: [&str; 8] = [
+const KNOBS: [&str; 9] = [
     "tile_threads",
     "split_threads",
     "reg_tile",
@@ -57,6 +61,7 @@ const KNOBS: [&str; 8] = [
     "winograd",
     "winograd_channels",
     "winograd_extent",
+    "winograd_mflop",
 ];
 
 impl WebGpuTuning {
@@ -71,6 +76,7 @@ impl WebGpuTuning {
             (KNOBS[5], u8::from(self.winograd).to_string()),
             (KNOBS[6], self.winograd_channels.to_string()),
             (KNOBS[7], self.winograd_extent.to_string()),
+            (KNOBS[8], self.winograd_mflop.to_string()),
         ]
     }
 }
@@ -103,6 +109,7 @@ impl FromStr for WebGpuTuning {
                 "wide_threads" => &mut tuning.wide_threads,
                 "winograd_channels" => &mut tuning.winograd_channels,
                 "winograd_extent" => &mut tuning.winograd_extent,
+                "winograd_mflop" => &mut tuning.winograd_mflop,
                 other => {
                     return Err(format!(
                         "unknown webgpu tuning `{other}` (known: {}; to keep convolutions whole, skip the `split-k` \

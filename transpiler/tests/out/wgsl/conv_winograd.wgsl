@@ -1,20 +1,20 @@
-// kernel `y/winograd_pad` (Pad): shader 0 `main`, workgroup_size [256, 1, 1], dispatch [13, 1, 1]
+// kernel `y/winograd_pad` (Pad): shader 0 `main`, workgroup_size [256, 1, 1], dispatch [676, 1, 1]
 //   @binding(0) `x` read_write
 //   @binding(1) `y/winograd_padded` read_write
-// kernel `y/winograd_input` (Conv): shader 1 `main`, workgroup_size [16, 16, 1], dispatch [1, 10, 16]
+// kernel `y/winograd_input` (Conv): shader 1 `main`, workgroup_size [16, 16, 1], dispatch [1, 208, 16]
 //   @binding(0) `y/winograd_stacked` read_write
 //   @binding(1) `y/winograd_bt` read
 //   @binding(2) `y/winograd_tiles` read_write
-// kernel `y/winograd_gemm` (MatMul): shader 2 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 16]
+// kernel `y/winograd_gemm` (MatMul): shader 2 `main`, workgroup_size [256, 1, 1], dispatch [5, 4, 16]
 //   @binding(0) `w/winograd_u` read
 //   @binding(1) `y/winograd_v` read_write
 //   @binding(2) `b/winograd_bias` read
 //   @binding(3) `y/winograd_m` read_write
-// kernel `y/winograd_output` (ConvTranspose): shader 3 `main`, workgroup_size [64, 1, 1], dispatch [40, 1, 1]
+// kernel `y/winograd_output` (ConvTranspose): shader 3 `main`, workgroup_size [64, 1, 1], dispatch [2496, 1, 1]
 //   @binding(0) `y/winograd_m_image` read_write
 //   @binding(1) `y/winograd_at` read
 //   @binding(2) `y/winograd_full` read_write
-// kernel `y/winograd_crop` (Slice): shader 4 `main`, workgroup_size [256, 1, 1], dispatch [8, 1, 1]
+// kernel `y/winograd_crop` (Slice): shader 4 `main`, workgroup_size [256, 1, 1], dispatch [576, 1, 1]
 //   @binding(0) `y/winograd_planes` read_write
 //   @binding(1) `y` read_write
 
@@ -24,23 +24,23 @@
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i = (wid.y * 13u + wid.x) * 256u + li;
-    if (i >= 3200u) {
+    let i = (wid.y * 676u + wid.x) * 256u + li;
+    if (i >= 173056u) {
         return;
     }
-    let c0 = (i / 3200u);
-    let c1 = (i / 100u) % 32u;
-    let c2 = (i / 10u) % 10u;
-    let c3 = i % 10u;
+    let c0 = (i / 173056u);
+    let c1 = (i / 676u) % 256u;
+    let c2 = (i / 26u) % 26u;
+    let c3 = i % 26u;
     var p0 = i32(c0) - 0i;
     var p1 = i32(c1) - 0i;
     var p2 = i32(c2) - 1i;
     var p3 = i32(c3) - 1i;
-    if (!(p0 >= 0i && p0 < 1i && p1 >= 0i && p1 < 32i && p2 >= 0i && p2 < 8i && p3 >= 0i && p3 < 8i)) {
+    if (!(p0 >= 0i && p0 < 1i && p1 >= 0i && p1 < 256i && p2 >= 0i && p2 < 24i && p3 >= 0i && p3 < 24i)) {
         b1[i] = 0u;
         return;
     }
-    let src = 0u + u32(p0) * 2048u + u32(p1) * 64u + u32(p2) * 8u + u32(p3) * 1u;
+    let src = 0u + u32(p0) * 147456u + u32(p1) * 576u + u32(p2) * 24u + u32(p3) * 1u;
     b1[i] = b0[src];
 }
 
@@ -61,20 +61,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let oy0 = wid.y * 16u;
     let ix0 = i32(ox0 * 2u) - 0i;
     let iy0 = i32(oy0 * 2u) - 0i;
-    let base = (img * 1u + ic) * 3200u;
+    let base = (img * 1u + ic) * 173056u;
     for (var s = li; s < 1156u; s += 256u) {
         let iy = iy0 + i32(s / 34u);
         let ix = ix0 + i32(s % 34u);
         var v = 0.0;
-        if (iy >= 0i && iy < 320i && ix >= 0i && ix < 10i) {
-            v = b0[base + u32(iy) * 10u + u32(ix)];
+        if (iy >= 0i && iy < 6656i && ix >= 0i && ix < 26i) {
+            v = b0[base + u32(iy) * 26u + u32(ix)];
         }
         tile_in[s] = v;
     }
     workgroupBarrier();
     let ox = ox0 + lid.x;
     let oy = oy0 + lid.y;
-    if (ox >= 4u || oy >= 160u) {
+    if (ox >= 12u || oy >= 3328u) {
         return;
     }
     let py = lid.y * 2u;
@@ -97,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     acc += tile_in[(py + 3u) * 34u + px + 1u] * b1[wb + 13u];
     acc += tile_in[(py + 3u) * 34u + px + 2u] * b1[wb + 14u];
     acc += tile_in[(py + 3u) * 34u + px + 3u] * b1[wb + 15u];
-    let idx = (img * 16u + oc) * 640u + oy * 4u + ox;
+    let idx = (img * 16u + oc) * 39936u + oy * 12u + ox;
     {
         b2[idx] = acc;
     }
@@ -111,39 +111,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 @group(0) @binding(3) var<storage, read_write> b3: array<f32>;
 
 fn load_a(z: u32, m: u32, k: u32) -> f32 {
-    if (m >= 32u || k >= 32u) {
+    if (m >= 256u || k >= 256u) {
         return 0.0;
     }
-    return b0[(z) * 1024u + m * 32u + k];
+    return b0[(z) * 65536u + m * 256u + k];
 }
 fn load_b(z: u32, k: u32, n: u32) -> f32 {
-    if (n >= 20u || k >= 32u) {
+    if (n >= 156u || k >= 256u) {
         return 0.0;
     }
-    return b1[(z) * 640u + k * 20u + n];
+    return b1[(z) * 39936u + k * 156u + n];
 }
 fn store_c(z: u32, m: u32, n: u32, v: vec4<f32>) {
-    if (m >= 32u) {
+    if (m >= 256u) {
         return;
     }
-    if (n + 0u < 20u) {
-        let idx = z * 640u + m * 20u + (n + 0u);
-        var acc = v.x + b2[(idx / 20u)];
+    if (n + 0u < 156u) {
+        let idx = z * 39936u + m * 156u + (n + 0u);
+        var acc = v.x + b2[(idx / 156u)];
         b3[idx] = acc;
     }
-    if (n + 1u < 20u) {
-        let idx = z * 640u + m * 20u + (n + 1u);
-        var acc = v.y + b2[(idx / 20u)];
+    if (n + 1u < 156u) {
+        let idx = z * 39936u + m * 156u + (n + 1u);
+        var acc = v.y + b2[(idx / 156u)];
         b3[idx] = acc;
     }
-    if (n + 2u < 20u) {
-        let idx = z * 640u + m * 20u + (n + 2u);
-        var acc = v.z + b2[(idx / 20u)];
+    if (n + 2u < 156u) {
+        let idx = z * 39936u + m * 156u + (n + 2u);
+        var acc = v.z + b2[(idx / 156u)];
         b3[idx] = acc;
     }
-    if (n + 3u < 20u) {
-        let idx = z * 640u + m * 20u + (n + 3u);
-        var acc = v.w + b2[(idx / 20u)];
+    if (n + 3u < 156u) {
+        let idx = z * 39936u + m * 156u + (n + 3u);
+        var acc = v.w + b2[(idx / 156u)];
         b3[idx] = acc;
     }
 }
@@ -157,19 +157,19 @@ fn store_c(z: u32, m: u32, n: u32, v: vec4<f32>) {
 // load_a, load_b and store_c are generated per kernel (operand layouts, bounds, bias
 // and epilogue), as are the constants.
 const BM: u32 = 64u;
-const BN: u32 = 64u;
+const BN: u32 = 32u;
 const BK: u32 = 16u;
-const SPLIT: u32 = 1u;
+const SPLIT: u32 = 2u;
 const BKT: u32 = BK * SPLIT;
-const WN: u32 = 16u;
-const TT: u32 = 256u;
+const WN: u32 = 8u;
+const TT: u32 = 128u;
 const NT: u32 = 256u;
-const KT: u32 = 32u;
+const KT: u32 = 256u;
 const AV: u32 = BM / 4u + 1u;
 const BV: u32 = BN / 4u + 1u;
 const BOFF: u32 = BKT * AV;
 
-var<workgroup> sm: array<vec4<f32>, 544>;
+var<workgroup> sm: array<vec4<f32>, 832>;
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -189,6 +189,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var pa1 = 0.0;
     var pa2 = 0.0;
     var pa3 = 0.0;
+    var pa4 = 0.0;
+    var pa5 = 0.0;
+    var pa6 = 0.0;
+    var pa7 = 0.0;
     var pb0 = 0.0;
     var pb1 = 0.0;
     var pb2 = 0.0;
@@ -209,6 +213,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         {
             let s = li + 768u;
             { let kk = s % BKT; let mm = s / BKT; pa3 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 1024u;
+            { let kk = s % BKT; let mm = s / BKT; pa4 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 1280u;
+            { let kk = s % BKT; let mm = s / BKT; pa5 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 1536u;
+            { let kk = s % BKT; let mm = s / BKT; pa6 = load_a(z, m0 + mm, 0u + kk); }
+        }
+        {
+            let s = li + 1792u;
+            { let kk = s % BKT; let mm = s / BKT; pa7 = load_a(z, m0 + mm, 0u + kk); }
         }
         {
             let s = li + 0u;
@@ -241,6 +261,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         {
             let s = li + 768u;
             { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa3; }
+        }
+        {
+            let s = li + 1024u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa4; }
+        }
+        {
+            let s = li + 1280u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa5; }
+        }
+        {
+            let s = li + 1536u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa6; }
+        }
+        {
+            let s = li + 1792u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa7; }
         }
         {
             let s = li + 0u;
@@ -280,6 +316,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             { let kk = s % BKT; let mm = s / BKT; pa3 = load_a(z, m0 + mm, kn + kk); }
         }
         {
+            let s = li + 1024u;
+            { let kk = s % BKT; let mm = s / BKT; pa4 = load_a(z, m0 + mm, kn + kk); }
+        }
+        {
+            let s = li + 1280u;
+            { let kk = s % BKT; let mm = s / BKT; pa5 = load_a(z, m0 + mm, kn + kk); }
+        }
+        {
+            let s = li + 1536u;
+            { let kk = s % BKT; let mm = s / BKT; pa6 = load_a(z, m0 + mm, kn + kk); }
+        }
+        {
+            let s = li + 1792u;
+            { let kk = s % BKT; let mm = s / BKT; pa7 = load_a(z, m0 + mm, kn + kk); }
+        }
+        {
             let s = li + 0u;
             { let nn = s % BN; let kk = s / BN; pb0 = load_b(z, kn + kk, n0 + nn); }
         }
@@ -308,7 +360,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 17u];
-            let b = sm[bb + 17u];
+            let b = sm[bb + 9u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -316,7 +368,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 34u];
-            let b = sm[bb + 34u];
+            let b = sm[bb + 18u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -324,7 +376,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 51u];
-            let b = sm[bb + 51u];
+            let b = sm[bb + 27u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -332,7 +384,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 68u];
-            let b = sm[bb + 68u];
+            let b = sm[bb + 36u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -340,7 +392,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 85u];
-            let b = sm[bb + 85u];
+            let b = sm[bb + 45u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -348,7 +400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 102u];
-            let b = sm[bb + 102u];
+            let b = sm[bb + 54u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -356,7 +408,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 119u];
-            let b = sm[bb + 119u];
+            let b = sm[bb + 63u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -364,7 +416,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 136u];
-            let b = sm[bb + 136u];
+            let b = sm[bb + 72u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -372,7 +424,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 153u];
-            let b = sm[bb + 153u];
+            let b = sm[bb + 81u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -380,7 +432,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 170u];
-            let b = sm[bb + 170u];
+            let b = sm[bb + 90u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -388,7 +440,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 187u];
-            let b = sm[bb + 187u];
+            let b = sm[bb + 99u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -396,7 +448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 204u];
-            let b = sm[bb + 204u];
+            let b = sm[bb + 108u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -404,7 +456,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 221u];
-            let b = sm[bb + 221u];
+            let b = sm[bb + 117u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -412,7 +464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 238u];
-            let b = sm[bb + 238u];
+            let b = sm[bb + 126u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -420,7 +472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         {
             let a = sm[ab + 255u];
-            let b = sm[bb + 255u];
+            let b = sm[bb + 135u];
             c0 += a.x * b;
             c1 += a.y * b;
             c2 += a.z * b;
@@ -443,6 +495,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         {
             let s = li + 768u;
             { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa3; }
+        }
+        {
+            let s = li + 1024u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa4; }
+        }
+        {
+            let s = li + 1280u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa5; }
+        }
+        {
+            let s = li + 1536u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa6; }
+        }
+        {
+            let s = li + 1792u;
+            { let kk = s % BKT; let mm = s / BKT; sm[kk * AV + mm / 4u][mm % 4u] = pa7; }
         }
         {
             let s = li + 0u;
@@ -500,14 +568,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i = (wid.y * 40u + wid.x) * 64u + li;
-    if (i >= 2560u) {
+    let i = (wid.y * 2496u + wid.x) * 64u + li;
+    if (i >= 159744u) {
         return;
     }
-    let o0 = (i / 8u) % 320u;
-    let o1 = (i / 1u) % 8u;
-    let oc = (i / 2560u) % 1u;
-    let img = i / 2560u;
+    let o0 = (i / 24u) % 6656u;
+    let o1 = (i / 1u) % 24u;
+    let oc = (i / 159744u) % 1u;
+    let img = i / 159744u;
     let g = oc / 1u;
     let oo = oc % 1u;
     var acc = 0.0;
@@ -516,13 +584,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let q0 = i32(o0 + 0u) - i32(k0 * 1u);
     if (q0 < 0i || q0 % 2i != 0i) { continue; }
     let p0 = q0 / 2i;
-    if (p0 >= 160i) { continue; }
+    if (p0 >= 3328i) { continue; }
     for (var k1 = 0u; k1 < 2u; k1++) {
     let q1 = i32(o1 + 0u) - i32(k1 * 1u);
     if (q1 < 0i || q1 % 2i != 0i) { continue; }
     let p1 = q1 / 2i;
-    if (p1 >= 4i) { continue; }
-    acc += b0[(((img * 16u + g * 16u + ci) * 160u + u32(p0)) * 4u + u32(p1))] * b1[((((g * 16u + ci) * 1u + oo) * 2u + k0) * 2u + k1)];
+    if (p1 >= 12i) { continue; }
+    acc += b0[(((img * 16u + g * 16u + ci) * 3328u + u32(p0)) * 12u + u32(p1))] * b1[((((g * 16u + ci) * 1u + oo) * 2u + k0) * 2u + k1)];
     }
     }
     }
@@ -538,15 +606,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i = (wid.y * 8u + wid.x) * 256u + li;
-    if (i >= 2048u) {
+    let i = (wid.y * 576u + wid.x) * 256u + li;
+    if (i >= 147456u) {
         return;
     }
-    let c0 = (i / 2048u);
-    let c1 = (i / 64u) % 32u;
-    let c2 = (i / 8u) % 8u;
-    let c3 = i % 8u;
-    let src = u32(0i + i32(c0) * 2560i + i32(c1) * 80i + (0i + i32(c2) * 1i) * 8i + (0i + i32(c3) * 1i) * 1i);
+    let c0 = (i / 147456u);
+    let c1 = (i / 576u) % 256u;
+    let c2 = (i / 24u) % 24u;
+    let c3 = i % 24u;
+    let src = u32(0i + i32(c0) * 159744i + i32(c1) * 624i + (0i + i32(c2) * 1i) * 24i + (0i + i32(c3) * 1i) * 1i);
     b1[i] = b0[src];
 }
 

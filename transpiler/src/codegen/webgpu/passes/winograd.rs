@@ -1,6 +1,7 @@
 //! `winograd`: a 3×3 convolution (stride 1, dilation 1, pads 1, one group, batch 1, NCHW, constant weight and
 //! bias) with at least [`WebGpuTuning::winograd_channels`] input and output channels, on a map of at least
-//! [`WebGpuTuning::winograd_extent`] rows and columns, is rewritten into Winograd's
+//! [`WebGpuTuning::winograd_extent`] rows and columns and of at least [`WebGpuTuning::winograd_mflop`] MFLOP, is
+//! rewritten into Winograd's
 //! F(2×2, 3×3): 16 products of 4×4 input tiles instead of 36 for each 2×2 block of outputs, 2.25× fewer
 //! multiplications. The rewrite is made of ordinary ops, so the graph keeps its meaning on every runner:
 //!
@@ -92,10 +93,12 @@ fn applies(graph: &Graph, node: &Node, tuning: &WebGpuTuning) -> bool {
         return false;
     }
     let extent = xv.shape[2].min(xv.shape[3]);
+    let mflop = 2 * s[0] * s[1] * 9 * xv.shape[2] * xv.shape[3] / 1_000_000;
     s[0] >= tuning.winograd_channels
         && s[1] >= tuning.winograd_channels
         && s[1] == xv.shape[1]
         && extent >= tuning.winograd_extent
+        && mflop >= tuning.winograd_mflop
 }
 
 /// `U[b, o, c] = (G g[o, c] Gᵀ)[ξ, ν]` with `b = 4 ξ + ν`, from the `[O, C, 3, 3]` weights `g`.
@@ -310,7 +313,8 @@ mod tests {
             let epilogue = if relu { vec![EpilogueStep::Unary { fun: UnaryFn::Relu }] } else { vec![] };
             let original = conv3x3(c, 40, h, w, bias, epilogue);
             let mut g = original.clone();
-            let stats = run(&mut g, &WebGpuTuning { winograd_extent: 1, ..WebGpuTuning::default() }).unwrap();
+            let small = WebGpuTuning { winograd_extent: 1, winograd_mflop: 0, ..WebGpuTuning::default() };
+            let stats = run(&mut g, &small).unwrap();
             assert_eq!(stats, PassStats::one("F(2x2,3x3) convolutions", 1));
             let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.name()).collect();
             assert_eq!(
@@ -355,17 +359,20 @@ mod tests {
     fn leaves_what_it_does_not_pay_or_cannot_do() {
         let residual =
             EpilogueStep::Binary { fun: wdnn_descriptor_spec::BinaryFn::Add, operand: 2, operand_first: false };
+        // Each case but one condition would be rewritten (`any`); the default tuning leaves this small one.
+        let any = WebGpuTuning { winograd_mflop: 0, ..WebGpuTuning::default() };
         let mut cases = vec![
-            (conv3x3(8, 40, 8, 8, true, vec![]), WebGpuTuning::default()),
-            (conv3x3(32, 40, 8, 8, true, vec![]), WebGpuTuning { winograd: false, ..WebGpuTuning::default() }),
-            (conv3x3(32, 40, 8, 8, false, vec![residual]), WebGpuTuning::default()),
-            (conv3x3(32, 40, 7, 16, true, vec![]), WebGpuTuning::default()),
+            (conv3x3(8, 40, 8, 8, true, vec![]), any),
+            (conv3x3(32, 40, 8, 8, true, vec![]), WebGpuTuning { winograd: false, ..any }),
+            (conv3x3(32, 40, 8, 8, false, vec![residual]), any),
+            (conv3x3(32, 40, 7, 16, true, vec![]), any),
+            (conv3x3(32, 40, 8, 8, true, vec![]), WebGpuTuning::default()),
         ];
         let mut strided = conv3x3(32, 40, 8, 8, true, vec![]);
         if let Op::Conv { strides, .. } = &mut strided.nodes[0].op {
             *strides = vec![2, 2];
         }
-        cases.push((strided, WebGpuTuning::default()));
+        cases.push((strided, any));
         for (mut g, tuning) in cases {
             let before = g.clone();
             assert_eq!(run(&mut g, &tuning).unwrap(), PassStats::one("F(2x2,3x3) convolutions", 0));
