@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(names("fallback", None), ["concat-views", "reshape-views", "in-place"]);
         assert_eq!(
             names("webgpu", None),
-            ["split-k", "matmul-layout", "split-large-weights", "concat-views", "reshape-views"]
+            ["winograd", "split-k", "matmul-layout", "split-large-weights", "concat-views", "reshape-views"]
         );
         assert_eq!(names("fallback", Some(Layout::ChannelsLast))[0], "layout");
     }

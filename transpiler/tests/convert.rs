@@ -115,7 +115,7 @@ fn webgpu_tuning_is_an_option_that_the_summary_records() {
     let (default_files, default) = convert(WebGpuTuning::default(), &[]);
     let webgpu = &default.backends[0];
     let ran: Vec<&str> = webgpu.passes.ran.iter().map(|p| p.name).collect();
-    assert_eq!(ran, ["split-k", "matmul-layout", "split-large-weights", "concat-views", "reshape-views"]);
+    assert_eq!(ran, ["winograd", "split-k", "matmul-layout", "split-large-weights", "concat-views", "reshape-views"]);
     assert_eq!(webgpu.settings, WebGpuTuning::default().settings());
 
     let small_tiles = WebGpuTuning { tile_threads: 1, ..WebGpuTuning::default() };

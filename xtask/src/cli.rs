@@ -97,8 +97,10 @@ pub struct ConvertArgs {
     layout: Option<Layout>,
     /// Tune the WebGPU code generator: NAME=VALUE,... with tile_threads (invocations a GEMM tile should give),
     /// split_threads (below which split-k splits a convolution), reg_tile (16, 32 or 64: the most values of C a GEMM
-    /// invocation holds), wide_threads (invocations a wider register block must still give) and prefetch (0 or 1:
-    /// load the next K step into registers during the current one); the report shows the values used.
+    /// invocation holds), wide_threads (invocations a wider register block must still give), prefetch (0 or 1:
+    /// load the next K step into registers during the current one), winograd (0 or 1: 3×3 stride-1 convolutions as
+    /// Winograd F(2×2, 3×3)), winograd_channels, winograd_extent and winograd_mflop (the fewest input and output
+    /// channels, the smallest map and the fewest MFLOP for it); the report shows the values used.
     #[arg(long)]
     webgpu_tuning: Option<WebGpuTuning>,
     /// Leave out a backend that has no kernel for some node, saying why, instead of failing.

@@ -343,35 +343,52 @@ pub(super) fn conv_transpose(ctx: &Ctx) -> Result<Generated, NoKernel> {
     s.push_str(&wgsl::entry([64, 1, 1]));
     s.push_str(&head);
     s.push_str(&decompose(&geo.outs, geo.o));
-    let _ = writeln!(
-        s,
-        "    let g = oc / {};\n    let oo = oc % {};\n    var acc = 0.0;\n    for (var ci = 0u; ci < {}; ci++) {{",
-        u(og),
-        u(og),
-        u(cg)
-    );
+    let _ = writeln!(s, "    let g = oc / {};\n    let oo = oc % {};\n    var acc = 0.0;", u(og), u(og));
     let r = geo.ins.len();
     let mut xi = format!("(img * {} + g * {} + ci)", u(geo.c), u(cg));
     let mut wi = format!("((g * {} + ci) * {} + oo)", u(cg), u(og));
-    for d in 0..r {
-        let _ = writeln!(
-            s,
-            "    for (var k{d} = 0u; k{d} < {}; k{d}++) {{\n    let q{d} = i32(o{d} + {}u) - i32(k{d} * {});\n    if (q{d} < 0i || q{d} % {}i != 0i) {{ continue; }}\n    let p{d} = q{d} / {}i;\n    if (p{d} >= {}i) {{ continue; }}",
-            u(geo.ks[d]),
-            geo.pad[d],
-            u(geo.dil[d]),
-            geo.st[d],
-            geo.st[d],
-            geo.ins[d]
-        );
-        xi = format!("({xi} * {} + u32(p{d}))", u(geo.ins[d]));
-        wi = format!("({wi} * {} + k{d})", u(geo.ks[d]));
-    }
-    let _ = writeln!(s, "    acc += {x}[{xi}] * {wt}[{wi}];");
-    for _ in 0..r {
+    if (0..r).all(|d| geo.ks[d] == geo.st[d] && geo.dil[d] == 1) {
+        // Kernel as large as the stride: the taps do not overlap, and each output position meets exactly one of
+        // them (`k = (o + pad) % stride`) from one input position (`p = (o + pad) / stride`), or none past the
+        // input's end. No loop over taps.
+        let mut inside = Vec::new();
+        for d in 0..r {
+            let _ = writeln!(
+                s,
+                "    let q{d} = o{d} + {}u;\n    let p{d} = q{d} / {};\n    let k{d} = q{d} % {};",
+                geo.pad[d],
+                u(geo.st[d]),
+                u(geo.st[d])
+            );
+            inside.push(format!("p{d} < {}", u(geo.ins[d])));
+            xi = format!("({xi} * {} + p{d})", u(geo.ins[d]));
+            wi = format!("({wi} * {} + k{d})", u(geo.ks[d]));
+        }
+        let _ = writeln!(s, "    if ({}) {{\n    for (var ci = 0u; ci < {}; ci++) {{", inside.join(" && "), u(cg));
+        let _ = writeln!(s, "    acc += {x}[{xi}] * {wt}[{wi}];\n    }}\n    }}");
+    } else {
+        let _ = writeln!(s, "    for (var ci = 0u; ci < {}; ci++) {{", u(cg));
+        for d in 0..r {
+            let _ = writeln!(
+                s,
+                "    for (var k{d} = 0u; k{d} < {}; k{d}++) {{\n    let q{d} = i32(o{d} + {}u) - i32(k{d} * {});\n    if (q{d} < 0i || q{d} % {}i != 0i) {{ continue; }}\n    let p{d} = q{d} / {}i;\n    if (p{d} >= {}i) {{ continue; }}",
+                u(geo.ks[d]),
+                geo.pad[d],
+                u(geo.dil[d]),
+                geo.st[d],
+                geo.st[d],
+                geo.ins[d]
+            );
+            xi = format!("({xi} * {} + u32(p{d}))", u(geo.ins[d]));
+            wi = format!("({wi} * {} + k{d})", u(geo.ks[d]));
+        }
+        let _ = writeln!(s, "    acc += {x}[{xi}] * {wt}[{wi}];");
+        for _ in 0..r {
+            s.push_str("    }\n");
+        }
         s.push_str("    }\n");
     }
-    s.push_str("    }\n    let idx = i;\n");
+    s.push_str("    let idx = i;\n");
     if let Some(slot) = bias_slot(ctx) {
         let _ = writeln!(s, "    acc += {}[oc];", b.input(slot));
     }

@@ -9,7 +9,9 @@
 //!
 //! Weight layout: the target's own [`passes`] store MatMul weights `[N, K]` where the kernel is a matrix–vector
 //! product and `[K, N]` otherwise (`matmul-layout`), split weights larger than WebGPU's default binding limit
-//! (`split-large-weights`) and convolutions with too few invocations along K (`split-k`). They are IR rewrites that
+//! (`split-large-weights`), rewrite 3×3 stride-1 convolutions into Winograd F(2×2, 3×3) (`winograd`: input
+//! transform, one batched MatMul, output transform) and split convolutions with too few invocations along K
+//! (`split-k`). They are IR rewrites that
 //! keep the graph's meaning, so the descriptor still runs on a reference runner. The sizes they and the generators
 //! choose follow [`WebGpuTuning`].
 //!

@@ -23,6 +23,16 @@ pub struct WebGpuTuning {
     /// GEMMs load the next K step into registers while they multiply the current one (0 or 1). On by default: on
     /// the H200 it cut the five benchmark models' GEMM time from 8.78 to 7.18 ms (BENCHMARKS.md, the tile sweep).
     pub prefetch: bool,
+    /// 3×3 stride-1 convolutions become Winograd F(2×2, 3×3) (the `winograd` pass; 0 or 1).
+    pub winograd: bool,
+    /// The fewest input and output channels a convolution needs for the `winograd` pass to rewrite it.
+    pub winograd_channels: u64,
+    /// The smallest output height and width for the `winograd` pass: on small maps the tiles' padding (a tile row
+    /// per channel, a column where the width is odd) eats the saving.
+    pub winograd_extent: u64,
+    /// The fewest MFLOP (2 per multiply-add of the direct convolution) for the `winograd` pass: below it the four
+    /// extra dispatches of the rewrite cost about what the saved multiplications gain.
+    pub winograd_mflop: u64,
 }
 
 impl Default for WebGpuTuning {
@@ -33,12 +43,26 @@ impl Default for WebGpuTuning {
             reg_tile: 16,
             wide_threads: ENOUGH_THREADS / 4,
             prefetch: true,
+            winograd: true,
+            winograd_channels: 32,
+            winograd_extent: 8,
+            winograd_mflop: 500,
         }
     }
 }
 
 /// The knobs' names, as `FromStr` reads them and the report shows them.
-const KNOBS: [&str; 5] = ["tile_threads", "split_threads", "reg_tile", "wide_threads", "prefetch"];
+const KNOBS: [&str; 9] = [
+    "tile_threads",
+    "split_threads",
+    "reg_tile",
+    "wide_threads",
+    "prefetch",
+    "winograd",
+    "winograd_channels",
+    "winograd_extent",
+    "winograd_mflop",
+];
 
 impl WebGpuTuning {
     /// Every knob with its value, for the report.
@@ -49,6 +73,10 @@ impl WebGpuTuning {
             (KNOBS[2], self.reg_tile.to_string()),
             (KNOBS[3], self.wide_threads.to_string()),
             (KNOBS[4], u8::from(self.prefetch).to_string()),
+            (KNOBS[5], u8::from(self.winograd).to_string()),
+            (KNOBS[6], self.winograd_channels.to_string()),
+            (KNOBS[7], self.winograd_extent.to_string()),
+            (KNOBS[8], self.winograd_mflop.to_string()),
         ]
     }
 }
@@ -61,11 +89,16 @@ impl FromStr for WebGpuTuning {
         let mut tuning = WebGpuTuning::default();
         for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}`: expected NAME=VALUE"))?;
-            if name.trim() == "prefetch" {
-                tuning.prefetch = match value.trim() {
+            let flag = match name.trim() {
+                "prefetch" => Some(&mut tuning.prefetch),
+                "winograd" => Some(&mut tuning.winograd),
+                _ => None,
+            };
+            if let Some(flag) = flag {
+                *flag = match value.trim() {
                     "0" => false,
                     "1" => true,
-                    other => return Err(format!("prefetch={other}: expected 0 or 1")),
+                    other => return Err(format!("{}={other}: expected 0 or 1", name.trim())),
                 };
                 continue;
             }
@@ -74,6 +107,9 @@ impl FromStr for WebGpuTuning {
                 "split_threads" => &mut tuning.split_threads,
                 "reg_tile" => &mut tuning.reg_tile,
                 "wide_threads" => &mut tuning.wide_threads,
+                "winograd_channels" => &mut tuning.winograd_channels,
+                "winograd_extent" => &mut tuning.winograd_extent,
+                "winograd_mflop" => &mut tuning.winograd_mflop,
                 other => {
                     return Err(format!(
                         "unknown webgpu tuning `{other}` (known: {}; to keep convolutions whole, skip the `split-k` \
@@ -109,6 +145,9 @@ mod tests {
         assert!("reg_tile=48".parse::<WebGpuTuning>().unwrap_err().contains("16, 32 or 64"));
         assert!("prefetch=1".parse::<WebGpuTuning>().unwrap().prefetch);
         assert!("prefetch=yes".parse::<WebGpuTuning>().is_err());
+        let t: WebGpuTuning = "winograd=0,winograd_channels=64".parse().unwrap();
+        assert_eq!((t.winograd, t.winograd_channels), (false, 64));
+        assert!("winograd=2".parse::<WebGpuTuning>().unwrap_err().contains("winograd=2"));
         assert_eq!(WebGpuTuning::default().settings()[0], ("tile_threads", "67584".to_string()));
     }
 }

@@ -23,19 +23,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let g = oc / 2u;
     let oo = oc % 2u;
     var acc = 0.0;
+    let q0 = o0 + 0u;
+    let p0 = q0 / 2u;
+    let k0 = q0 % 2u;
+    let q1 = o1 + 0u;
+    let p1 = q1 / 2u;
+    let k1 = q1 % 2u;
+    if (p0 < 4u && p1 < 4u) {
     for (var ci = 0u; ci < 4u; ci++) {
-    for (var k0 = 0u; k0 < 2u; k0++) {
-    let q0 = i32(o0 + 0u) - i32(k0 * 1u);
-    if (q0 < 0i || q0 % 2i != 0i) { continue; }
-    let p0 = q0 / 2i;
-    if (p0 >= 4i) { continue; }
-    for (var k1 = 0u; k1 < 2u; k1++) {
-    let q1 = i32(o1 + 0u) - i32(k1 * 1u);
-    if (q1 < 0i || q1 % 2i != 0i) { continue; }
-    let p1 = q1 / 2i;
-    if (p1 >= 4i) { continue; }
-    acc += b0[(((img * 4u + g * 4u + ci) * 4u + u32(p0)) * 4u + u32(p1))] * b1[((((g * 4u + ci) * 2u + oo) * 2u + k0) * 2u + k1)];
-    }
+    acc += b0[(((img * 4u + g * 4u + ci) * 4u + p0) * 4u + p1)] * b1[((((g * 4u + ci) * 2u + oo) * 2u + k0) * 2u + k1)];
     }
     }
     let idx = i;

@@ -5,6 +5,7 @@
 mod matmul_layout;
 mod split_k;
 mod split_large_weights;
+mod winograd;
 
 pub use matmul_layout::GEMV_ROWS;
 pub use split_large_weights::MAX_BINDING_BYTES;
@@ -16,6 +17,7 @@ use crate::error::ConvertError;
 /// The passes, with the tuning bound.
 pub(super) fn passes(tuning: &WebGpuTuning) -> Vec<BackendPass<'_>> {
     vec![
+        BackendPass { name: "winograd", optional: true, run: Box::new(move |graph| winograd::run(graph, tuning)) },
         BackendPass { name: "split-k", optional: true, run: Box::new(move |graph| split_k::run(graph, tuning)) },
         BackendPass { name: "matmul-layout", optional: true, run: Box::new(matmul_layout::run) },
         BackendPass { name: "split-large-weights", optional: false, run: Box::new(split_large_weights::run) },
