@@ -34,15 +34,15 @@ def main():
               f"| {t.get('eager_ms', NAN):.3f} | {t.get('graph_ms', NAN):.3f} | {t.get('eager_tf32_ms', NAN):.3f} "
               f"| {ratio:.2f}× |")
     print("\nLoad, ms. *model* is what loading the model costs once an adapter and a device exist (a browser page "
-          "asks for them once): read + verify (files read, hashes checked, graph decoded), weight decoding (zstd "
-          "chunks, in parallel), checks (descriptor rules, every shader parsed against its bindings), upload (weights "
-          "into buffers, at the same time as the pipelines), pipelines (shader modules and compute pipelines, the "
-          "cache file's reading included), bind groups and the cache file's writing. *cold*: an empty pipeline cache "
-          "(every pipeline compiled by the driver, whose own disk cache is off); *warm*: the next process, from the "
-          "cache file. The adapter (requested while the bundle is read; the first model's includes the driver's "
-          "start in this process) and the device (one per model in this runner; a page asks for one) are listed "
-          "apart; *load* is the whole wall time.\n")
-    print("| model | cache | load | model | read + verify | decode | checks | upload | pipelines | pipelines / shaders "
+          "asks for them once): the graph's read + verify (file read, hash checked, graph decoded), checks "
+          "(descriptor rules, every shader parsed against its bindings), then beside each other the weights (file "
+          "read and hashed, zstd chunks decoded in parallel: *decode*; copied into buffers: *upload*) and the "
+          "pipelines (shader modules and compute pipelines, the cache file's reading included), then bind groups and "
+          "the cache file's writing. *cold*: an empty pipeline cache (every pipeline compiled by the driver, whose own "
+          "disk cache is off); *warm*: the next process, from the cache file. The adapter (requested while the graph "
+          "is read; the first model's includes the driver's start in this process) and the device (one per model in "
+          "this runner; a page asks for one) are listed apart; *load* is the whole wall time.\n")
+    print("| model | cache | load | model | graph read + verify | checks | decode | upload | pipelines | pipelines / shaders "
           "| bind | cache write | cache KiB | adapter | device |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, o, _ in models:
@@ -51,7 +51,7 @@ def main():
                 continue
             state = r.get("pipeline_cache", "-")
             print(f"| {name} | {label} ({state}) | {r['load_ms']:.0f} | {r.get('model_load_ms', NAN):.0f} "
-                  f"| {r.get('read_verify_ms', NAN):.0f} | {r.get('decode_ms', NAN):.0f} | {r.get('checks_ms', NAN):.0f} "
+                  f"| {r.get('read_verify_ms', NAN):.0f} | {r.get('checks_ms', NAN):.0f} | {r.get('decode_ms', NAN):.0f} "
                   f"| {r['upload_ms']:.0f} | {r['pipelines_ms']:.0f} "
                   f"| {r.get('distinct_pipelines', '-')} / {r.get('shaders', '-')} | {r.get('bind_ms', NAN):.1f} "
                   f"| {r.get('cache_write_ms', NAN):.1f} | {r.get('pipeline_cache_bytes', 0) / 1024:.0f} "

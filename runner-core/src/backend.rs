@@ -24,6 +24,15 @@ pub trait Backend {
     /// Prepares `graph` with its `weights` for repeated runs.
     fn load(&self, graph: &Graph, weights: &Weights) -> Result<Box<dyn Executable>>;
 
+    /// Loads this backend's descriptor from `bundle` (after a successful probe), calling `progress(done, total)`
+    /// while the weights are decoded. The default decodes the graph and the weights
+    /// ([`crate::Bundle::load_backend`]) and then calls [`Backend::load`]; a backend that can start on the graph while
+    /// the weights decode (creating GPU pipelines, say) overrides it.
+    fn load_from(&self, bundle: &crate::Bundle, progress: &mut dyn FnMut(u64, u64)) -> Result<Box<dyn Executable>> {
+        let (graph, weights) = bundle.load_backend(self.name(), progress)?;
+        self.load(&graph, &weights)
+    }
+
     /// [`Backend::probe`] without blocking.
     fn probe_async(&self) -> LocalFuture<'_, std::result::Result<(), String>> {
         Box::pin(std::future::ready(self.probe()))

@@ -177,10 +177,15 @@ impl Bundle {
     /// Reads, verifies and decodes the graph and weights of `backend`, calling `progress(done, total)` while the
     /// weight chunks are decoded.
     pub fn load_backend(&self, backend: &str, progress: impl FnMut(u64, u64)) -> Result<(Graph, Weights)> {
-        let entry = self.manifest.backend(backend).ok_or_else(|| RunnerError::MissingDescriptor {
-            backend: backend.to_string(),
-            available: self.manifest.backends.iter().map(|b| b.backend.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
+        let graph = self.load_graph(backend)?;
+        let weights = self.load_weights(backend, &graph, progress)?;
+        Ok((graph, weights))
+    }
+
+    /// The first half of [`Bundle::load_backend`]: reads, verifies and decodes the graph of `backend` (a backend can
+    /// start on it while the weights are decoded).
+    pub fn load_graph(&self, backend: &str) -> Result<Graph> {
+        let entry = self.entry(backend)?;
         // A feature this runner lacks is named before any of the entry's files is read (SPEC §2.3, §8.2).
         entry.check_features()?;
         // The manifest's names are plain names and its sizes within the limits (checked when it was decoded): read
@@ -198,13 +203,28 @@ impl Bundle {
             }
             .into());
         }
+        Ok(graph)
+    }
+
+    /// The second half of [`Bundle::load_backend`]: reads, verifies and decodes the weights of `backend` and checks
+    /// them against its `graph` (from [`Bundle::load_graph`]), calling `progress(done, total)` while the chunks are
+    /// decoded.
+    pub fn load_weights(&self, backend: &str, graph: &Graph, progress: impl FnMut(u64, u64)) -> Result<Weights> {
+        let entry = self.entry(backend)?;
         let weight_bytes = read(self.source.as_ref(), &entry.weights.file, entry.weights.size)?;
         entry.weights.verify(&weight_bytes)?;
         let file = WeightsFile::parse_with(&weight_bytes, &entry.weights.file, &self.limits)?;
         let stream = file.decode_stream(progress)?;
         let weights = Weights { index: file.index, stream };
-        check_graph_against(&graph, &weights, &self.manifest, &entry.graph.file)?;
-        Ok((graph, weights))
+        check_graph_against(graph, &weights, &self.manifest, &entry.graph.file)?;
+        Ok(weights)
+    }
+
+    fn entry(&self, backend: &str) -> Result<&wdnn_descriptor_spec::manifest::BackendEntry> {
+        self.manifest.backend(backend).ok_or_else(|| RunnerError::MissingDescriptor {
+            backend: backend.to_string(),
+            available: self.manifest.backends.iter().map(|b| b.backend.as_str()).collect::<Vec<_>>().join(", "),
+        })
     }
 }
 

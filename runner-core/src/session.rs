@@ -59,8 +59,7 @@ pub(crate) fn try_load(
         return Err(Skip::no_descriptor(name));
     }
     backend.probe().map_err(|reason| Skip::probe_failed(name, reason))?;
-    let (graph, weights) = bundle.load_backend(name, progress).map_err(|e| Skip::load_failed(name, e))?;
-    backend.load(&graph, &weights).map_err(|e| Skip::load_failed(name, e))
+    backend.load_from(bundle, progress).map_err(|e| Skip::load_failed(name, e))
 }
 
 /// [`try_load`] through the backend's async probe and load, with the same reasons; the bundle's source fetches the

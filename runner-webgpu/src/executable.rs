@@ -17,6 +17,14 @@ use crate::timing::{LoadStats, PipelineCacheState, RunStats, Timestamps};
 use crate::upload::Buffers;
 use crate::{NAME, WebGpuOptions, invalid, sync, unavailable};
 
+/// The weights of a load: decoded already, or decoded by the load itself while its pipelines are created.
+pub(crate) enum WeightSource<'a> {
+    Decoded(&'a Weights),
+    /// Natively only (a browser loads through `load_async` with decoded weights).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    Decode(Box<dyn FnOnce() -> Result<Weights> + 'a>),
+}
+
 /// A model loaded on a GPU.
 pub struct WebGpuExecutable {
     device: wgpu::Device,
@@ -50,13 +58,13 @@ impl WebGpuExecutable {
     /// Finds an adapter and loads `graph` on it (the browser's entry point; natively too).
     pub async fn load_async(graph: &Graph, weights: &Weights, options: &WebGpuOptions) -> Result<WebGpuExecutable> {
         let adapter = request_adapter().await.map_err(unavailable)?;
-        WebGpuExecutable::load_with(adapter, graph, weights, options).await
+        WebGpuExecutable::load_with(adapter, graph, WeightSource::Decoded(weights), options).await
     }
 
     pub(crate) async fn load_with(
         (_instance, adapter): (wgpu::Instance, wgpu::Adapter),
         graph: &Graph,
-        weights: &Weights,
+        weights: WeightSource<'_>,
         options: &WebGpuOptions,
     ) -> Result<WebGpuExecutable> {
         let clock = sync::Clock::start();
@@ -127,7 +135,18 @@ impl WebGpuExecutable {
         let (uploaded, compiled) = sync::join(
             || {
                 let upload = sync::Clock::start();
-                (Buffers::upload(&device, graph, weights), upload.seconds())
+                let decoded;
+                let (weights, decode_seconds) = match weights {
+                    WeightSource::Decoded(w) => (w, 0.0),
+                    WeightSource::Decode(decode) => match decode() {
+                        Ok(w) => {
+                            decoded = w;
+                            (&decoded, upload.seconds())
+                        }
+                        Err(e) => return (Err(e), upload.seconds(), 0.0),
+                    },
+                };
+                (Buffers::upload(&device, graph, weights), decode_seconds, upload.seconds() - decode_seconds)
             },
             || {
                 let pipes = sync::Clock::start();
@@ -136,10 +155,11 @@ impl WebGpuExecutable {
                 (created, pipes.seconds())
             },
         );
-        let (buffers, upload_seconds) = uploaded;
+        let (buffers, decode_seconds, upload_seconds) = uploaded;
         let (pipelines, pipeline_seconds) =
             compiled.ok_or_else(|| unavailable("creating the compute pipelines failed".into()))?;
         let (buffers, pipelines) = (buffers?, pipelines?);
+        stats.decode = decode_seconds;
         stats.upload = upload_seconds;
         stats.pipelines = cache_seconds + pipeline_seconds;
 

@@ -4,7 +4,10 @@
 //! At load, [`WebGpuExecutable`] checks every payload, requests a device with the limits the model needs (and says
 //! which adapter limit falls short when one does), uploads the weights once (f16 and int8 weights are decoded to f32
 //! on upload: the shaders then have one f32 code path whatever the bundle's weight format, and compute exactly what
-//! the reference backend computes from the same bundle), and creates every compute pipeline and bind group. A run is
+//! the reference backend computes from the same bundle), and creates every compute pipeline and bind group. Natively
+//! the weights upload while the pipelines are created, and a load from a bundle ([`Backend::load_from`],
+//! [`WebGpuBackend::load_bundle`]) decodes them there too; with [`WebGpuOptions::pipeline_cache`] the driver's
+//! compiled pipelines are kept in a file for the next process (`cache`). A run is
 //! then one write of the inputs into a buffer kept mapped between runs and one submit of the command buffer recorded
 //! during the previous run (the inputs' copies into the arena, one compute pass holding every dispatch, the outputs'
 //! copies into a readback buffer); only the outputs are read back. Nothing is allocated or created per run.
@@ -41,10 +44,13 @@ mod upload;
 use std::sync::Mutex;
 
 use wdnn_descriptor_spec::{DescriptorError, Graph};
+#[cfg(not(target_arch = "wasm32"))]
+use wdnn_runner_core::Bundle;
 use wdnn_runner_core::{Backend, Executable, LocalFuture, Result, RunnerError, Weights};
 
 pub use device::request_adapter;
 pub use executable::WebGpuExecutable;
+use executable::WeightSource;
 pub use timing::{LoadStats, PipelineCacheState, RunStats};
 
 const NAME: &str = "webgpu";
@@ -139,7 +145,32 @@ impl WebGpuBackend {
             Some(a) => a,
             None => pollster::block_on(request_adapter()).map_err(unavailable)?,
         };
-        pollster::block_on(WebGpuExecutable::load_with(adapter, graph, weights, &self.options))
+        pollster::block_on(WebGpuExecutable::load_with(adapter, graph, WeightSource::Decoded(weights), &self.options))
+    }
+
+    /// Loads the bundle's webgpu descriptor: the graph is read first, and the weights are decoded while the
+    /// pipelines are created (natively in parallel; `progress(done, total)` is called as the weight chunks decode).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_bundle(&self, bundle: &Bundle, progress: &mut dyn FnMut(u64, u64)) -> Result<WebGpuExecutable> {
+        let graph = bundle.load_graph(NAME)?;
+        self.load_graph_from(bundle, &graph, progress)
+    }
+
+    /// [`WebGpuBackend::load_bundle`] with the bundle's webgpu graph already read ([`Bundle::load_graph`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_graph_from(
+        &self,
+        bundle: &Bundle,
+        graph: &Graph,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<WebGpuExecutable> {
+        let cached = self.adapter.lock().ok().and_then(|mut a| a.take());
+        let adapter = match cached {
+            Some(a) => a,
+            None => pollster::block_on(request_adapter()).map_err(unavailable)?,
+        };
+        let decode = Box::new(move || bundle.load_weights(NAME, graph, progress));
+        pollster::block_on(WebGpuExecutable::load_with(adapter, graph, WeightSource::Decode(decode), &self.options))
     }
 }
 
@@ -170,6 +201,12 @@ impl Backend for WebGpuBackend {
         Err(unavailable(CANNOT_BLOCK.into()))
     }
 
+    /// Natively the weights decode while the pipelines are created ([`WebGpuBackend::load_bundle`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn load_from(&self, bundle: &Bundle, progress: &mut dyn FnMut(u64, u64)) -> Result<Box<dyn Executable>> {
+        Ok(Box::new(self.load_bundle(bundle, progress)?))
+    }
+
     /// Finds the adapter once and keeps it for the next load.
     fn probe_async(&self) -> LocalFuture<'_, std::result::Result<(), String>> {
         Box::pin(async move {
@@ -194,7 +231,8 @@ impl Backend for WebGpuBackend {
                 Some(a) => a,
                 None => request_adapter().await.map_err(unavailable)?,
             };
-            let exe = WebGpuExecutable::load_with(adapter, graph, weights, &self.options).await?;
+            let exe =
+                WebGpuExecutable::load_with(adapter, graph, WeightSource::Decoded(weights), &self.options).await?;
             Ok(Box::new(exe) as Box<dyn Executable>)
         })
     }

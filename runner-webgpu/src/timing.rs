@@ -10,7 +10,11 @@ pub struct LoadStats {
     pub checks: f64,
     /// Device creation (`requestDevice`).
     pub device: f64,
-    /// Weight decoding and upload (natively at the same time as the pipelines).
+    /// Weight decoding, where the load decoded them itself ([`crate::WebGpuBackend::load_bundle`]; natively at the
+    /// same time as the pipelines); zero when it was given decoded weights.
+    pub decode: f64,
+    /// Weight upload: f16 and int8 weights decoded to f32 and every weight copied into its buffer (natively at the
+    /// same time as the pipelines).
     pub upload: f64,
     /// Shader modules and compute pipelines, the cache file's reading included.
     pub pipelines: f64,

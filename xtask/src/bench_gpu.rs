@@ -1,6 +1,6 @@
 //! `cargo xtask bench-gpu BUNDLE…`: batch-1 latency of bundles on the WebGPU backend — load time and its parts
-//! (read + verify, weight decoding, checks, upload, pipelines and what the pipeline cache did, bind groups; the
-//! adapter, requested while the bundle is read, and the device apart), first-run time, then the median GPU time
+//! (the graph's read + verify, checks, the weights' read + decode and upload beside the pipelines and what the pipeline
+//! cache did, bind groups; the adapter, requested while the graph is read, and the device apart), first-run time, then the median GPU time
 //! (timestamp queries) of many runs, the median wall time of as many runs without timestamps and where that wall
 //! time goes (write, submit, record, wait, read) — and the GFLOP/s that makes. `bench/gpu_bench.sh` runs it beside
 //! PyTorch on a GPU machine.
@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use wdnn_runner_core::spec::weights::WeightsFile;
 use wdnn_runner_core::spec::{DType, Graph, Op};
 use wdnn_runner_core::{Backend, Bundle, Executable, Tensor};
 use wdnn_runner_webgpu::{WebGpuBackend, WebGpuOptions};
@@ -107,18 +106,6 @@ fn median_of(v: &[f64]) -> f64 {
     median(&mut v.to_vec())
 }
 
-/// Seconds to read, verify and decode the bundle's webgpu weights file again, and the decoding part of it.
-fn decode_seconds(dir: &std::path::Path, bundle: &Bundle) -> Result<f64> {
-    let entry = bundle.manifest.backend("webgpu").context("no webgpu descriptor")?;
-    let bytes = std::fs::read(dir.join(&entry.weights.file))?;
-    let start = Instant::now();
-    let file = WeightsFile::parse(&bytes, &entry.weights.file)?;
-    let stream = file.decode_stream(|_, _| {})?;
-    let seconds = start.elapsed().as_secs_f64();
-    drop(stream);
-    Ok(seconds)
-}
-
 pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
     let mut results = Vec::new();
     println!(
@@ -145,8 +132,8 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             ..Default::default()
         };
         let backend = WebGpuBackend::new(options);
-        // The adapter is requested while the bundle is read and decoded, as an application would (it needs nothing
-        // from the bundle); then the model loads on it.
+        // The adapter is requested while the bundle's graph is read, as an application would (it needs nothing from
+        // the bundle); then the model loads on it, decoding the weights while its pipelines are created.
         let start = Instant::now();
         let (opened, probed) = std::thread::scope(|s| {
             let probe = s.spawn(|| {
@@ -155,24 +142,24 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             });
             let opened = (|| -> Result<_> {
                 let bundle = Bundle::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-                let (graph, weights) = bundle.load_backend("webgpu", |_, _| {})?;
-                Ok((bundle, graph, weights, start.elapsed().as_secs_f64()))
+                let graph = bundle.load_graph("webgpu")?;
+                Ok((bundle, graph, start.elapsed().as_secs_f64()))
             })();
             (opened, probe.join())
         });
-        let (bundle, graph, weights, read_decode) = opened?;
+        let (bundle, graph, read_graph) = opened?;
         let adapter = match probed {
             Ok(Ok(seconds)) => seconds,
             Ok(Err(e)) => bail!("no WebGPU adapter: {e}"),
             Err(_) => bail!("requesting the adapter panicked"),
         };
-        let mut exe = backend.load_webgpu(&graph, &weights)?;
+        // The weights are read and decoded inside the load, while the pipelines are created.
+        let mut exe = backend.load_graph_from(&bundle, &graph, &mut |_, _| {})?;
         let load = start.elapsed().as_secs_f64();
         for w in exe.warnings() {
             eprintln!("{name}: warning: {w}");
         }
         let stats = exe.stats();
-        let decode = decode_seconds(dir, &bundle)?;
         let x = inputs(&graph)?;
         let first_start = Instant::now();
         let first = exe.run(&x)?;
@@ -238,15 +225,16 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         );
         // The model's own load: everything but the adapter and the device, which an application (or a browser page)
         // requests once and which the adapter's request overlapped here.
-        let model_load = read_decode + stats.total - stats.device;
+        let model_load = read_graph + stats.total - stats.device;
         println!(
-            "  load: {:.1} ms without adapter and device (read+verify {:.1}, decode {:.1}, checks {:.1}, upload {:.1}, \
+            "  load: {:.1} ms without adapter and device (graph read+verify {:.1}, checks {:.1}, weights read+decode {:.1} \
+             and upload {:.1} beside \
              pipelines {:.1} ({} pipelines of {} shaders; cache {:?}, {} KiB), bind {:.1}, cache write {:.1}); \
-             adapter {:.1} ms (overlapped with reading), device {:.1} ms",
+             adapter {:.1} ms (requested while the graph is read), device {:.1} ms",
             model_load * 1e3,
-            (read_decode - decode).max(0.0) * 1e3,
-            decode * 1e3,
+            read_graph * 1e3,
             stats.checks * 1e3,
+            stats.decode * 1e3,
             stats.upload * 1e3,
             stats.pipelines * 1e3,
             stats.distinct_pipelines,
@@ -272,8 +260,8 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             "dispatches": exe.dispatches(),
             "load_ms": load * 1e3,
             "model_load_ms": model_load * 1e3,
-            "read_verify_ms": (read_decode - decode).max(0.0) * 1e3,
-            "decode_ms": decode * 1e3,
+            "read_verify_ms": read_graph * 1e3,
+            "decode_ms": stats.decode * 1e3,
             "adapter_ms": adapter * 1e3,
             "device_ms": stats.device * 1e3,
             "checks_ms": stats.checks * 1e3,
@@ -301,6 +289,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         eprintln!("{name}: adapter {}", exe.adapter_info());
         if args.profile {
             drop(exe);
+            let weights = bundle.load_weights("webgpu", &graph, |_, _| {})?;
             let kernels = profile(&graph, &weights, &x, args.trusted, args.pipeline_cache.clone())?;
             if let Some(last) = results.last_mut() {
                 last["kernels"] = kernels;
