@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU benchmark of BENCHMARKS.md: converts the benchmarked architectures for webgpu, times them with
-# `xtask bench-gpu` (wgpu on Vulkan), then times the torchvision versions in PyTorch with CUDA, and prints the table.
+# The GPU benchmark of BENCHMARKS.md: converts the benchmarked architectures for webgpu and webgpu-f16 (f16
+# storage, one bundle holding both), times each with `xtask bench-gpu` (wgpu on Vulkan), then times the torchvision
+# versions in PyTorch with CUDA (fp32 and fp16 CUDA graphs), and prints the fp32 tables and the fp16 table.
 #
 # Usage: bench/gpu_bench.sh XTASK_BINARY OUT_DIR [RUNS]
 # On the device machine (see BENCHMARKS.md for the exact `run` call), XTASK_BINARY is a build of `xtask` carried
@@ -23,11 +24,15 @@ declare -A MODELS=(
 )
 BUNDLES=()
 for name in resnet50 vgg19 squeezenet inception_v1 mobilenetv2; do
-  "$XTASK" convert "${MODELS[$name]}" --backends webgpu,fallback --zstd-level 1 --out "/tmp/wdnn-bench/$name" >/dev/null
+  "$XTASK" convert "${MODELS[$name]}" --backends webgpu-f16,webgpu,fallback --zstd-level 1 --out "/tmp/wdnn-bench/$name" >/dev/null
   BUNDLES+=("/tmp/wdnn-bench/$name")
 done
 "$XTASK" bench-gpu --runs "$RUNS" --check --profile --json "$OUT/wdnn.json" "${BUNDLES[@]}" ${WDNN_BENCH_FLAGS:-}
 # The same without wgpu's shader bounds checks (`--trusted`), for comparison.
 "$XTASK" bench-gpu --runs "$RUNS" --trusted --json "$OUT/wdnn-trusted.json" "${BUNDLES[@]}"
+# The f16 descriptors (an adapter without shader-f16 fails here, naming it), checked against the fallback too.
+"$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --check --profile --json "$OUT/wdnn-f16.json" "${BUNDLES[@]}" \
+  ${WDNN_BENCH_FLAGS:-}
 python3 bench/gpu_peer.py "$OUT/torch.json" "$RUNS"
-python3 bench/gpu_table.py "$OUT/wdnn.json" "$OUT/torch.json" "$OUT/wdnn-trusted.json" | tee "$OUT/table.md"
+python3 bench/gpu_table.py "$OUT/wdnn.json" "$OUT/torch.json" "$OUT/wdnn-trusted.json" "$OUT/wdnn-f16.json" \
+  | tee "$OUT/table.md"

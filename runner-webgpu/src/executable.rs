@@ -14,7 +14,7 @@ use crate::pipelines::Pipelines;
 use crate::shader_check;
 use crate::timing::{LoadStats, RunStats, Timestamps};
 use crate::upload::Buffers;
-use crate::{NAME, WebGpuOptions, invalid, sync, unavailable};
+use crate::{F16_NAME, NAME, WebGpuOptions, invalid, sync, unavailable};
 
 /// A model loaded on a GPU.
 pub struct WebGpuExecutable {
@@ -58,7 +58,7 @@ impl WebGpuExecutable {
     ) -> Result<WebGpuExecutable> {
         let clock = sync::Clock::start();
         graph.validate("webgpu graph descriptor")?;
-        if graph.backend != NAME {
+        if graph.backend != NAME && graph.backend != F16_NAME {
             return Err(invalid(format!("the descriptor is for backend `{}`", graph.backend)));
         }
         check_payloads(graph)?;

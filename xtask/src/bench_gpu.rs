@@ -40,6 +40,10 @@ pub struct BenchGpuArgs {
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The descriptor to time: `webgpu` (f32) or `webgpu-f16` (f16 storage; the bundle needs one: `convert
+    /// --backends webgpu-f16,...`). With `--check`, each is compared with the bundle's fallback descriptor.
+    #[arg(long, default_value = "webgpu")]
+    backend: String,
 }
 
 /// Floating-point operations of one run: 2 per multiply-add of Conv, ConvTranspose and MatMul.
@@ -103,8 +107,8 @@ fn median_of(v: &[f64]) -> f64 {
 }
 
 /// Seconds to read, verify and decode the bundle's webgpu weights file again, and the decoding part of it.
-fn decode_seconds(dir: &std::path::Path, bundle: &Bundle) -> Result<f64> {
-    let entry = bundle.manifest.backend("webgpu").context("no webgpu descriptor")?;
+fn decode_seconds(dir: &std::path::Path, bundle: &Bundle, backend: &str) -> Result<f64> {
+    let entry = bundle.manifest.backend(backend).with_context(|| format!("no {backend} descriptor"))?;
     let bytes = std::fs::read(dir.join(&entry.weights.file))?;
     let start = Instant::now();
     let file = WeightsFile::parse(&bytes, &entry.weights.file)?;
@@ -114,7 +118,17 @@ fn decode_seconds(dir: &std::path::Path, bundle: &Bundle) -> Result<f64> {
     Ok(seconds)
 }
 
+/// The backend for `name`'s descriptors.
+fn backend(name: &str, options: WebGpuOptions) -> Result<WebGpuBackend> {
+    match name {
+        "webgpu" => Ok(WebGpuBackend::new(options)),
+        wdnn_runner_webgpu::F16_NAME => Ok(WebGpuBackend::f16(options)),
+        other => bail!("--backend {other}: expected webgpu or {}", wdnn_runner_webgpu::F16_NAME),
+    }
+}
+
 pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
+    backend(&args.backend, WebGpuOptions::default())?;
     let mut results = Vec::new();
     println!(
         "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
@@ -134,7 +148,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let start = Instant::now();
         let bundle = Bundle::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-        let (graph, weights) = bundle.load_backend("webgpu", |_, _| {})?;
+        let (graph, weights) = bundle.load_backend(&args.backend, |_, _| {})?;
         let read_decode = start.elapsed().as_secs_f64();
         let options = WebGpuOptions {
             timestamps: true,
@@ -142,14 +156,14 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             blocking_wait: args.blocking,
             ..Default::default()
         };
-        let backend = WebGpuBackend::new(options);
+        let backend = backend(&args.backend, options)?;
         let adapter_start = Instant::now();
-        backend.probe().map_err(|e| anyhow::anyhow!("no WebGPU adapter: {e}"))?;
+        backend.probe().map_err(|e| anyhow::anyhow!("{}: {e}", args.backend))?;
         let adapter = adapter_start.elapsed().as_secs_f64();
         let mut exe = backend.load_webgpu(&graph, &weights)?;
         let load = start.elapsed().as_secs_f64();
         let stats = exe.stats();
-        let decode = decode_seconds(dir, &bundle)?;
+        let decode = decode_seconds(dir, &bundle, &args.backend)?;
         let x = inputs(&graph)?;
         let first_start = Instant::now();
         let first = exe.run(&x)?;
@@ -185,7 +199,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         let (wall, gpu, stamped) = (median(&mut wall), median(&mut gpu), median(&mut stamped));
         let [write, submit, record, wait, read] = parts.map(|v| median_of(&v));
         let gflop = flops(&graph) / 1e9;
-        let rel = if args.check {
+        let (rel, top1) = if args.check {
             let (g, w) = bundle.load_backend("fallback", |_, _| {})?;
             let mut cpu = wdnn_runner_fallback::FallbackBackend.load(&g, &w)?;
             let expected = cpu.run(&x)?;
@@ -195,9 +209,10 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
                 d += (*a as f64 - *e as f64).powi(2);
                 n += (*e as f64).powi(2);
             }
-            Some((d / n.max(1e-30)).sqrt())
+            let argmax = |v: &[f32]| v.iter().enumerate().max_by(|p, q| p.1.total_cmp(q.1)).map(|(i, _)| i);
+            (Some((d / n.max(1e-30)).sqrt()), Some(argmax(&a) == argmax(&e)))
         } else {
-            None
+            (None, None)
         };
         println!(
             "{:<16} {:>8} {:>9.1} {:>9.1} {:>9.2} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>10.0} {:>10}",
@@ -230,6 +245,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         );
         results.push(serde_json::json!({
             "model": name,
+            "backend": args.backend,
             "adapter": exe.adapter_info(),
             "dispatches": exe.dispatches(),
             "load_ms": load * 1e3,
@@ -250,12 +266,13 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             "run_read_ms": read * 1e3,
             "gflop": gflop,
             "rel_l2_vs_fallback": rel,
+            "top1_agrees_with_fallback": top1,
             "runs": args.runs,
         }));
         eprintln!("{name}: adapter {}", exe.adapter_info());
         if args.profile {
             drop(exe);
-            let kernels = profile(&graph, &weights, &x, args.trusted)?;
+            let kernels = profile(&args.backend, &graph, &weights, &x, args.trusted)?;
             if let Some(last) = results.last_mut() {
                 last["kernels"] = kernels;
             }
@@ -271,17 +288,14 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
 /// returns every dispatch's time with its op, output and weight shapes and grid (for comparing tunings kernel by
 /// kernel: `bench/gpu_sweep.sh`).
 fn profile(
+    name: &str,
     graph: &Graph,
     weights: &wdnn_runner_core::Weights,
     x: &[Tensor],
     trusted: bool,
 ) -> Result<serde_json::Value> {
-    let backend = WebGpuBackend::new(WebGpuOptions {
-        timestamps: true,
-        trusted_shaders: trusted,
-        profile: true,
-        ..Default::default()
-    });
+    let options = WebGpuOptions { timestamps: true, trusted_shaders: trusted, profile: true, ..Default::default() };
+    let backend = backend(name, options)?;
     let mut exe = backend.load_webgpu(graph, weights)?;
     let mut total: Vec<(String, String, f64)> = Vec::new();
     for run in 0..13 {
