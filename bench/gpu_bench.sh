@@ -23,9 +23,14 @@ declare -A MODELS=(
   [mobilenetv2]=fixtures/models/mobilenetv2-imagenet.onnx
 )
 BUNDLES=()
+TILES=()
 for name in resnet50 vgg19 squeezenet inception_v1 mobilenetv2; do
   "$XTASK" convert "${MODELS[$name]}" --backends webgpu-f16,webgpu,fallback --zstd-level 1 --out "/tmp/wdnn-bench/$name" >/dev/null
   BUNDLES+=("/tmp/wdnn-bench/$name")
+  # The f16 descriptor again with f16 GEMM tiles (the `f16_tiles` tuning, off by default until measured here).
+  "$XTASK" convert "${MODELS[$name]}" --backends webgpu-f16,fallback --webgpu-tuning f16_tiles=1 --zstd-level 1 \
+    --out "/tmp/wdnn-bench/tiles/$name" >/dev/null
+  TILES+=("/tmp/wdnn-bench/tiles/$name")
 done
 "$XTASK" bench-gpu --runs "$RUNS" --check --profile --json "$OUT/wdnn.json" "${BUNDLES[@]}" ${WDNN_BENCH_FLAGS:-}
 # The same without wgpu's shader bounds checks (`--trusted`), for comparison.
@@ -33,6 +38,16 @@ done
 # The f16 descriptors (an adapter without shader-f16 fails here, naming it), checked against the fallback too.
 "$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --check --profile --json "$OUT/wdnn-f16.json" "${BUNDLES[@]}" \
   ${WDNN_BENCH_FLAGS:-}
+"$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --check --json "$OUT/wdnn-f16-tiles.json" "${TILES[@]}"
+# MobileNetV2's accuracy in f16 on the photos (the light graphs' constant weights overflow f16: no measure there).
+for backend in webgpu-f16 webgpu; do
+  for photo in camera chelsea china coffee motorcycle_left; do
+    "$XTASK" run /tmp/wdnn-bench/mobilenetv2 --backend "$backend" \
+      --input input=fixtures/expected/mobilenetv2/$photo.input.npy --out-dir "/tmp/wdnn-bench/runs/$backend/$photo" >/dev/null
+  done
+done
+python3 bench/gpu_f16_accuracy.py /tmp/wdnn-bench/runs "$OUT/f16-accuracy.json"
 python3 bench/gpu_peer.py "$OUT/torch.json" "$RUNS"
 python3 bench/gpu_table.py "$OUT/wdnn.json" "$OUT/torch.json" "$OUT/wdnn-trusted.json" "$OUT/wdnn-f16.json" \
+  "$OUT/f16-accuracy.json" "$OUT/wdnn-f16-tiles.json" \
   | tee "$OUT/table.md"

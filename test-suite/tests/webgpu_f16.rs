@@ -144,6 +144,32 @@ fn mobilenetv2_top1_on_the_photos() {
     eprintln!("mobilenetv2 webgpu-f16: top-1 5/5 as the reference; logits rel. L2 max {max:.2e}, mean {mean:.2e}");
 }
 
+/// The `f16_tiles` tuning (GEMM tiles staged in f16, each K step's products summed in f16 before the f32
+/// accumulators) on MobileNetV2 (the photos' top-1 classes) and SqueezeNet (3×3 and 1×1 convolutions, partial
+/// tiles, in-workgroup K splits): within the same tolerance as f16 storage alone.
+#[test]
+fn f16_tiles_match_the_reference() {
+    for tuning in ["f16_tiles=1", "f16_tiles=1,reg_tile=64,wide_threads=1"] {
+        let options =
+            ConvertOptions { targets: wdnn_transpiler::TargetOptions { webgpu: tuning.parse().unwrap() }, ..options() };
+        let (bundle, _) = convert(&fixtures().join("models/mobilenetv2-imagenet.onnx"), &options);
+        let shaders = Bundle::open(&bundle).unwrap().load_backend(F16_NAME, |_, _| {}).unwrap().0.shaders;
+        assert!(shaders.iter().any(|s| s.contains("var<workgroup> sm: array<vec4<f16>")), "no f16 tile with {tuning}");
+        let Some(mut gpu) = f16_session(&bundle) else { return };
+        let mut cpu = fallback_session(&bundle);
+        for photo in ["camera", "chelsea", "china", "coffee", "motorcycle_left"] {
+            let input = read_npy(&fixtures().join(format!("expected/mobilenetv2/{photo}.input.npy")));
+            let (_, a, e) = compare(&format!("{photo} with {tuning}"), &mut gpu, &mut cpu, &[("input", input)]);
+            assert_eq!(argmax(&a.to_vec::<f32>().unwrap()), argmax(&e.to_vec::<f32>().unwrap()), "{photo} top-1");
+        }
+        let (bundle, _) = convert(&cache_file("zoo-random/squeezenet.onnx"), &options);
+        let (mut gpu, mut cpu) = (f16_session(&bundle).unwrap(), fallback_session(&bundle));
+        let x = read_npy(&cache_file("zoo-random/squeezenet.input.npy"));
+        let name = gpu.inputs()[0].name.clone();
+        compare(&format!("squeezenet with {tuning}"), &mut gpu, &mut cpu, &[(name.as_str(), x)]);
+    }
+}
+
 #[test]
 fn style_transfer_at_256() {
     let shapes = vec![("image".into(), vec![1, 3, 256, 256]), ("style_weights".into(), vec![26])];

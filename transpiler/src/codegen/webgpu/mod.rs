@@ -61,7 +61,7 @@ pub struct WebGpu {
 impl WebGpu {
     /// The target with this tuning.
     pub fn new(tuning: WebGpuTuning) -> WebGpu {
-        WebGpu { tuning, f16: false, shader_hook: None }
+        WebGpu { tuning: WebGpuTuning { f16_tiles: false, ..tuning }, f16: false, shader_hook: None }
     }
 
     /// The `webgpu-f16` target with this tuning.
@@ -142,8 +142,12 @@ impl Target for WebGpu {
                         .collect(),
                     false => vec![],
                 };
-                let source = f16::narrow_bindings(&wgsl::runtime_non_finite(&g.source), &narrow)
+                let mut source = f16::narrow_bindings(&wgsl::runtime_non_finite(&g.source), &narrow)
                     .map_err(|e| NoKernel::new(format!("converter bug: its shader cannot store f16 ({e})")))?;
+                // f16 workgroup tiles (`f16_tiles`) in a kernel that binds no f16 tensor.
+                if self.f16 && source.contains("f16") && !source.starts_with("enable f16;") {
+                    source.insert_str(0, "enable f16;\n");
+                }
                 Ok(Generated { source, ..g })
             });
             let Generated { mut source, workgroup_size, dispatch, bindings } = match generated {

@@ -23,6 +23,11 @@ pub struct WebGpuTuning {
     /// GEMMs load the next K step into registers while they multiply the current one (0 or 1). On by default: on
     /// the H200 it cut the five benchmark models' GEMM time from 8.78 to 7.18 ms (BENCHMARKS.md, the tile sweep).
     pub prefetch: bool,
+    /// `webgpu-f16` only (the `webgpu` target ignores it and reports 0): GEMM tiles staged in workgroup memory as
+    /// f16, and each K step's products summed in f16 (packed f16 multiply-adds where the GPU has them) before they
+    /// are added to the f32 accumulators. Half the workgroup-memory traffic and twice the multiply-add rate, for a
+    /// sum of 16 (or 8) products rounded in f16; off by default until measured (0 or 1).
+    pub f16_tiles: bool,
 }
 
 impl Default for WebGpuTuning {
@@ -33,12 +38,13 @@ impl Default for WebGpuTuning {
             reg_tile: 16,
             wide_threads: ENOUGH_THREADS / 4,
             prefetch: true,
+            f16_tiles: false,
         }
     }
 }
 
 /// The knobs' names, as `FromStr` reads them and the report shows them.
-const KNOBS: [&str; 5] = ["tile_threads", "split_threads", "reg_tile", "wide_threads", "prefetch"];
+const KNOBS: [&str; 6] = ["tile_threads", "split_threads", "reg_tile", "wide_threads", "prefetch", "f16_tiles"];
 
 impl WebGpuTuning {
     /// Every knob with its value, for the report.
@@ -49,6 +55,7 @@ impl WebGpuTuning {
             (KNOBS[2], self.reg_tile.to_string()),
             (KNOBS[3], self.wide_threads.to_string()),
             (KNOBS[4], u8::from(self.prefetch).to_string()),
+            (KNOBS[5], u8::from(self.f16_tiles).to_string()),
         ]
     }
 }
@@ -61,11 +68,15 @@ impl FromStr for WebGpuTuning {
         let mut tuning = WebGpuTuning::default();
         for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}`: expected NAME=VALUE"))?;
-            if name.trim() == "prefetch" {
-                tuning.prefetch = match value.trim() {
+            if let Some(flag) = match name.trim() {
+                "prefetch" => Some(&mut tuning.prefetch),
+                "f16_tiles" => Some(&mut tuning.f16_tiles),
+                _ => None,
+            } {
+                *flag = match value.trim() {
                     "0" => false,
                     "1" => true,
-                    other => return Err(format!("prefetch={other}: expected 0 or 1")),
+                    other => return Err(format!("{}={other}: expected 0 or 1", name.trim())),
                 };
                 continue;
             }
@@ -109,6 +120,8 @@ mod tests {
         assert!("reg_tile=48".parse::<WebGpuTuning>().unwrap_err().contains("16, 32 or 64"));
         assert!("prefetch=1".parse::<WebGpuTuning>().unwrap().prefetch);
         assert!("prefetch=yes".parse::<WebGpuTuning>().is_err());
+        assert!("f16_tiles=1".parse::<WebGpuTuning>().unwrap().f16_tiles);
+        assert!("f16_tiles=2".parse::<WebGpuTuning>().unwrap_err().contains("f16_tiles=2"));
         assert_eq!(WebGpuTuning::default().settings()[0], ("tile_threads", "67584".to_string()));
     }
 }
