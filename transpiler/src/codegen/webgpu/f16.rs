@@ -14,7 +14,7 @@
 //!   MatMul weight (the set `lossy::lossy_axes` names: the values that dominate the bytes), converting those
 //!   constants. Model inputs and outputs stay f32, so the API is unchanged: the first kernel reads the f32 input and
 //!   the kernel that writes an output writes f32. Biases and small constants stay f32 (exact, and read once per
-//!   output value). The input of a reduction, normalization or softmax stays f32 (see [`run`]). A `Unary` or
+//!   output value). The input of a mean-like reduction, normalization or softmax stays f32 (see [`run`]). A `Unary` or
 //!   `Reshape` between an f32 value and an activation keeps that activation f32 (the
 //!   format wants their input's and output's dtypes equal).
 //! - the generators write the same f32 WGSL as for `webgpu`, from the descriptor's tensors seen as f32, and
@@ -34,7 +34,7 @@
 
 use std::collections::HashSet;
 
-use wdnn_descriptor_spec::{DType, Op, UnaryFn};
+use wdnn_descriptor_spec::{DType, Op, ReduceFn, UnaryFn};
 use wdnn_runner_core::Tensor;
 
 use crate::error::ConvertError;
@@ -46,14 +46,16 @@ use crate::passes::PassStats;
 pub fn run(graph: &mut Graph) -> Result<PassStats, ConvertError> {
     let io: HashSet<ValueId> = graph.inputs.iter().copied().chain(graph.outputs.iter().map(|(_, v)| *v)).collect();
     let weights: Vec<ValueId> = crate::lossy::lossy_axes(graph).into_keys().collect();
-    // The inputs of reductions and normalizations keep f32: a normalization subtracts a mean from the same value it
+    // The inputs of statistics and normalizations keep f32: a normalization subtracts a mean from the same value it
     // averaged, and where that mean is large against the spread, a rounding of 2^-11 of the value is a large error
     // of the centred result (the style network's instance norms: rel. L2 1e-1 with them narrowed, 1e-3 without).
+    // Sums (the `split-k` partial products), maxima and minima need no such care and stay narrowed.
     let statistics: HashSet<ValueId> = graph
         .nodes
         .iter()
-        .filter(|n| {
-            matches!(n.op, Op::Reduce { .. } | Op::LayerNorm { .. } | Op::Softmax { .. } | Op::LogSoftmax { .. })
+        .filter(|n| match &n.op {
+            Op::Reduce { fun, .. } => !matches!(fun, ReduceFn::Sum | ReduceFn::Max | ReduceFn::Min),
+            op => matches!(op, Op::LayerNorm { .. } | Op::Softmax { .. } | Op::LogSoftmax { .. }),
         })
         .filter_map(|n| n.inputs.first().copied())
         .collect();
