@@ -38,7 +38,7 @@ done
 # The f16 descriptors (an adapter without shader-f16 fails here, naming it), checked against the fallback too.
 "$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --check --profile --json "$OUT/wdnn-f16.json" "${BUNDLES[@]}" \
   ${WDNN_BENCH_FLAGS:-}
-"$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --check --json "$OUT/wdnn-f16-tiles.json" "${TILES[@]}"
+"$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --json "$OUT/wdnn-f16-tiles.json" "${TILES[@]}"
 # MobileNetV2's accuracy in f16 on the photos (the light graphs' constant weights overflow f16: no measure there).
 for backend in webgpu-f16 webgpu; do
   for photo in camera chelsea china coffee motorcycle_left; do
