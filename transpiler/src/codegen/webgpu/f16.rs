@@ -29,7 +29,7 @@
 //! The tuning `f16_tiles` (off by default) goes one step further inside the GEMMs: tiles staged in workgroup memory
 //! as f16 and each K step's 16 (or 8) products summed in f16 before the f32 accumulators take them, for half the
 //! workgroup-memory traffic and packed f16 multiply-adds; measured on lavapipe it costs MobileNetV2's logits rel. L2
-//! 2.6e-3–4.0e-3 instead of 1.9e-3–2.6e-3 (top-1 unchanged), and its speed is for a GPU to tell (`bench/gpu_bench.sh`
+//! 2.6e-3–4.3e-3 instead of 1.9e-3–2.6e-3 (top-1 unchanged), and its speed is for a GPU to tell (`bench/gpu_bench.sh`
 //! times both).
 
 use std::collections::HashSet;
