@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU benchmark of BENCHMARKS.md: converts the benchmarked architectures for webgpu, times them with
-# `xtask bench-gpu` (wgpu on Vulkan), then times the torchvision versions in PyTorch with CUDA, and prints the table.
+# The GPU benchmark of BENCHMARKS.md: converts the benchmarked architectures for webgpu and webgpu-f16 (f16
+# storage, one bundle holding both), times each with `xtask bench-gpu` (wgpu on Vulkan), then times the torchvision
+# versions in PyTorch with CUDA (fp32 and fp16 CUDA graphs), and prints the fp32 tables and the fp16 table.
 #
 # Usage: bench/gpu_bench.sh XTASK_BINARY OUT_DIR [RUNS]
 # On the device machine (see BENCHMARKS.md for the exact `run` call), XTASK_BINARY is a build of `xtask` carried
@@ -28,9 +29,14 @@ declare -A MODELS=(
   [mobilenetv2]=fixtures/models/mobilenetv2-imagenet.onnx
 )
 BUNDLES=()
+TILES=()
 for name in ${WDNN_BENCH_MODELS:-resnet50 vgg19 squeezenet inception_v1 mobilenetv2}; do
-  "$XTASK" convert "${MODELS[$name]}" --backends webgpu,fallback --zstd-level 1 --out "/tmp/wdnn-bench/$name" >/dev/null
+  "$XTASK" convert "${MODELS[$name]}" --backends webgpu-f16,webgpu,fallback --zstd-level 1 --out "/tmp/wdnn-bench/$name" >/dev/null
   BUNDLES+=("/tmp/wdnn-bench/$name")
+  # The f16 descriptor again with f16 GEMM tiles (the `f16_tiles` tuning, off by default until measured here).
+  "$XTASK" convert "${MODELS[$name]}" --backends webgpu-f16,fallback --webgpu-tuning f16_tiles=1 --zstd-level 1 \
+    --out "/tmp/wdnn-bench/tiles/$name" >/dev/null
+  TILES+=("/tmp/wdnn-bench/tiles/$name")
 done
 export __GL_SHADER_DISK_CACHE=0
 CACHE=/tmp/wdnn-bench/pipeline-cache
@@ -46,10 +52,27 @@ if [ "${WDNN_BENCH_TRUSTED:-1}" != 0 ]; then
 else
   echo '[]' >"$OUT/wdnn-trusted.json"
 fi
+# The f16 descriptors (an adapter without shader-f16 fails here, naming it), checked against the fallback too.
+"$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --check --profile --json "$OUT/wdnn-f16.json" "${BUNDLES[@]}" \
+  ${WDNN_BENCH_FLAGS:-}
+"$XTASK" bench-gpu --backend webgpu-f16 --runs "$RUNS" --json "$OUT/wdnn-f16-tiles.json" "${TILES[@]}"
+# MobileNetV2's accuracy in f16 on the photos (the light graphs' constant weights overflow f16: no measure there).
+if [ -d /tmp/wdnn-bench/mobilenetv2 ]; then
+  for backend in webgpu-f16 webgpu; do
+    for photo in camera chelsea china coffee motorcycle_left; do
+      "$XTASK" run /tmp/wdnn-bench/mobilenetv2 --backend "$backend" \
+        --input input=fixtures/expected/mobilenetv2/$photo.input.npy --out-dir "/tmp/wdnn-bench/runs/$backend/$photo" >/dev/null
+    done
+  done
+  python3 bench/gpu_f16_accuracy.py /tmp/wdnn-bench/runs "$OUT/f16-accuracy.json"
+else
+  echo '[]' >"$OUT/f16-accuracy.json"
+fi
 if [ "${WDNN_BENCH_PEER:-1}" != 0 ]; then
   python3 bench/gpu_peer.py "$OUT/torch.json" "$RUNS"
 else
   echo '[]' >"$OUT/torch.json"
 fi
 python3 bench/gpu_table.py "$OUT/wdnn.json" "$OUT/torch.json" "$OUT/wdnn-trusted.json" "$OUT/wdnn-warm.json" \
+  "$OUT/wdnn-f16.json" "$OUT/f16-accuracy.json" "$OUT/wdnn-f16-tiles.json" \
   | tee "$OUT/table.md"

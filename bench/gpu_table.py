@@ -1,7 +1,8 @@
 """Joins `cargo xtask bench-gpu --json` and `bench/gpu_peer.py` results into the markdown tables of BENCHMARKS.md:
 latency beside PyTorch, where the load time goes, where each run's wall time goes, and the fp16 peer.
 
-Usage: python3 bench/gpu_table.py WDNN.json TORCH.json [WDNN-TRUSTED.json [WDNN-WARM.json]]
+Usage: python3 bench/gpu_table.py WDNN.json TORCH.json [WDNN-TRUSTED.json [WDNN-WARM.json [WDNN-F16.json
+       [F16-ACCURACY.json [WDNN-F16-TILES.json]]]]]
 (WDNN.json: the cold loads, from an empty pipeline cache; WDNN-WARM.json: the same loads from the filled cache.)
 """
 
@@ -17,6 +18,9 @@ def main():
     torch = {r["model"]: r for r in json.load(open(sys.argv[2]))}
     trusted = {r["model"]: r for r in json.load(open(sys.argv[3]))} if len(sys.argv) > 3 else {}
     warm = {r["model"]: r for r in json.load(open(sys.argv[4]))} if len(sys.argv) > 4 else {}
+    half = {r["model"]: r for r in json.load(open(sys.argv[5]))} if len(sys.argv) > 5 else {}
+    accuracy = json.load(open(sys.argv[6])) if len(sys.argv) > 6 else []
+    tiles = {r["model"]: r for r in json.load(open(sys.argv[7]))} if len(sys.argv) > 7 else {}
     first = next(iter(ours.values()))
     peer = next(iter(torch.values()), None)
     who = f"PyTorch {peer['torch']} on {peer['device']}" if peer else "no PyTorch peer"
@@ -68,7 +72,37 @@ def main():
                   f"| {r.get('run_write_ms', NAN):.3f} | {r.get('run_submit_ms', NAN):.3f} "
                   f"| {r.get('run_record_ms', NAN):.3f} | {r.get('run_wait_ms', NAN):.3f} "
                   f"| {r.get('run_read_ms', NAN):.3f} | {r.get('wall_with_timestamps_ms', NAN):.3f} |")
-    if any("graph_fp16_ms" in t for _, _, t in models):
+    if half:
+        print("\nfp16: wdnn's webgpu-f16 descriptor (activations and large weights stored as f16, f32 arithmetic) "
+              "beside PyTorch's CUDA graph with the model and input in half precision; rel. L2 and top-1 of the "
+              "first output against wdnn's fallback (f32 reference) on the benchmark's input.\n")
+        print("| model | wdnn f16 wall ms | GPU ms | wall − GPU ms | load ms | PyTorch fp16 CUDA graph ms "
+              "| wdnn f16 ÷ fp16 graph | wdnn f32 wall ms | f16 ÷ f32 | rel. L2 vs f32 reference | top-1 agrees "
+              "| `f16_tiles=1` wall / GPU ms |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        for name, o, t in models:
+            h = half.get(name)
+            if h is None:
+                continue
+            peer = t.get("graph_fp16_ms")
+            ratio = h["wall_ms"] / peer if peer else NAN
+            rel = h.get("rel_l2_vs_fallback")
+            top1 = h.get("top1_agrees_with_fallback")
+            print(f"| {name} | {h['wall_ms']:.3f} | {h['gpu_ms']:.3f} | {h['wall_ms'] - h['gpu_ms']:.3f} "
+                  f"| {h['load_ms']:.0f} | {peer if peer else NAN:.3f} | {ratio:.2f}× | {o['wall_ms']:.3f} "
+                  f"| {h['wall_ms'] / o['wall_ms']:.2f}× | {'-' if rel is None else f'{rel:.2e}'} "
+                  f"| {'-' if top1 is None else ('yes' if top1 else 'no')} "
+                  f"| {tiles.get(name, {}).get('wall_ms', NAN):.3f} / {tiles.get(name, {}).get('gpu_ms', NAN):.3f} |")
+        print("\nThe light graphs' constant weights drive activations far beyond f16's range (±65504; up to 1e31 in "
+              "f32), so their f16 outputs are not finite and say nothing of accuracy; their timing holds. Accuracy on "
+              "real weights: MobileNetV2 on the five photos against onnxruntime's logits.\n")
+        if accuracy:
+            print("| MobileNetV2 descriptor | top-1 as onnxruntime | logits rel. L2 max | mean |")
+            print("|---|---:|---:|---:|")
+            for a in accuracy:
+                print(f"| {a['backend']} | {a['top1_agree']}/{a['photos']} | {a['rel_l2_max']:.2e} "
+                      f"| {a['rel_l2_mean']:.2e} |")
+    elif any("graph_fp16_ms" in t for _, _, t in models):
         print("\nfp16: PyTorch's CUDA graph with the model and input in half precision.\n")
         print("| model | PyTorch fp16 CUDA graph ms | PyTorch fp32 CUDA graph ms |")
         print("|---|---:|---:|")

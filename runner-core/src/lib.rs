@@ -6,8 +6,9 @@
 //! - [`load`] tries backends in order, falls through on failure, and reports why each earlier one was skipped;
 //!   [`load_async`] does the same without blocking (a browser).
 //! - [`Registry`] is backend selection by name: the backends an application compiled in, the default order
-//!   ([`DEFAULT_ORDER`]: webgpu → wasm → fallback), the [`BACKEND_ENV`] override, and reasons that tell "not compiled
-//!   in" from "unavailable here" from "failed to load" ([`SkipKind`]).
+//!   ([`DEFAULT_ORDER`]: webgpu → wasm → fallback, with a registered variant such as webgpu-f16 before its base:
+//!   [`VARIANTS`]), the [`BACKEND_ENV`] override, and reasons that tell "not compiled in" from "unavailable here"
+//!   from "failed to load" ([`SkipKind`]).
 //! - [`Session`] runs a loaded model on named inputs, checking names, dtypes and shapes with the rules in
 //!   [`check_inputs`], which every executable a caller may reach directly applies too.
 //!
@@ -32,7 +33,7 @@ pub use backend::{Backend, Executable, KernelChoice, LocalFuture, MaybeSend, May
 pub use bundle::{Bundle, BundleSource, DirSource, MemorySource, Weights};
 pub use error::{Result, RunnerError};
 pub use inputs::{check_inputs, input_signature, order_inputs};
-pub use select::{BACKEND_ENV, DEFAULT_ORDER, Registry};
+pub use select::{BACKEND_ENV, DEFAULT_ORDER, Registry, VARIANTS};
 pub use session::{Session, load, load_async};
 pub use tensor::{Element, Tensor, TensorView, TensorViewMut};
 pub use wdnn_descriptor_spec as spec;

@@ -14,6 +14,14 @@ use crate::{Bundle, Result, RunnerError, Session};
 /// The order `auto` tries backends in: the GPU, then the fast CPU backend, then the exact reference.
 pub const DEFAULT_ORDER: [&str; 3] = ["webgpu", "wasm", "fallback"];
 
+/// Backends that run another backend's kinds of descriptors in a variant form, each with its base: `webgpu-f16`
+/// (SPEC §6.1.1: binary16 storage, for adapters with `shader-f16`) is a variant of `webgpu`. Where the application
+/// registers one, `auto` tries it right before its base; and where the bundle has no descriptor for a variant whose
+/// base comes later in the order, it is passed over without a skip entry (it is the base backend's better form, not
+/// another backend that was missing: every bundle converted without it would otherwise report it). A bundle that has
+/// it but an adapter without the feature skips it with the reason, then runs the base descriptor.
+pub const VARIANTS: [(&str, &str); 1] = [("webgpu-f16", "webgpu")];
+
 /// The environment variable that overrides `auto`: a backend name or a comma-separated list, tried in that order.
 pub const BACKEND_ENV: &str = "WDNN_BACKEND";
 
@@ -79,7 +87,10 @@ impl Registry {
     /// [`Registry::load`] for names already resolved by [`Registry::order_with_env`].
     pub fn load_order(&self, bundle: &Bundle, order: &[String], mut progress: impl FnMut(u64, u64)) -> Result<Session> {
         let mut skipped = Vec::new();
-        for name in order {
+        for (i, name) in order.iter().enumerate() {
+            if silent_variant(bundle, order, i) {
+                continue;
+            }
             let Some(backend) = self.create(name) else {
                 skipped.push(Skip::not_compiled(name, &self.compiled_in().join(", ")));
                 continue;
@@ -102,7 +113,10 @@ impl Registry {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<Session> {
         let mut skipped = Vec::new();
-        for name in order {
+        for (i, name) in order.iter().enumerate() {
+            if silent_variant(bundle, order, i) {
+                continue;
+            }
             let Some(backend) = self.create(name) else {
                 skipped.push(Skip::not_compiled(name, &self.compiled_in().join(", ")));
                 continue;
@@ -119,10 +133,18 @@ impl Registry {
         self.factories.iter().find(|(n, _)| n == name).map(|(_, f)| f)
     }
 
-    /// [`DEFAULT_ORDER`], then the registered backends it does not name, in registration order.
+    /// [`DEFAULT_ORDER`] with each registered [`VARIANTS`] entry right before its base, then the other registered
+    /// backends it does not name, in registration order.
     fn default_order(&self) -> Vec<&str> {
-        let extra = self.factories.iter().map(|(n, _)| n.as_str()).filter(|n| !DEFAULT_ORDER.contains(n));
-        DEFAULT_ORDER.into_iter().chain(extra).collect()
+        let registered = |n: &str| self.factory(n).is_some();
+        let mut order: Vec<&str> = Vec::new();
+        for name in DEFAULT_ORDER {
+            order.extend(VARIANTS.iter().filter(|(v, base)| *base == name && registered(v)).map(|(v, _)| *v));
+            order.push(name);
+        }
+        let extra: Vec<&str> = self.factories.iter().map(|(n, _)| n.as_str()).filter(|n| !order.contains(n)).collect();
+        order.extend(extra);
+        order
     }
 
     /// A comma-separated list of names (`auto` inside it stands for the default order), without repeats.
@@ -146,6 +168,14 @@ impl Registry {
         }
         Ok(order)
     }
+}
+
+/// Whether `order[i]` is a variant the bundle has no descriptor for, with its base later in `order`: passed over
+/// without a skip entry (see [`VARIANTS`]).
+fn silent_variant(bundle: &Bundle, order: &[String], i: usize) -> bool {
+    let name = order[i].as_str();
+    VARIANTS.iter().any(|(v, base)| *v == name && order[i + 1..].iter().any(|n| n == base))
+        && bundle.manifest.backend(name).is_none()
 }
 
 fn is_auto(selection: &str) -> bool {
@@ -379,6 +409,35 @@ mod tests {
         assert!(session.skipped()[1].reason.contains("not compiled into this build"), "{:?}", session.skipped());
         let x = Tensor::new(&[1], &[5f32]).unwrap();
         assert_eq!(session.run(&[("x", x.clone())]).unwrap(), vec![("y".to_string(), x)]);
+    }
+
+    #[test]
+    fn a_registered_variant_goes_before_its_base_and_is_silent_where_the_bundle_lacks_it() {
+        let f16 = Fake { probe: Err("the adapter lacks shader-f16".into()), ..fake("webgpu-f16") };
+        let r = registry(&[fake("fallback"), fake("webgpu"), f16]);
+        let auto = r.order_with_env("auto", None).unwrap();
+        assert_eq!(auto, ["webgpu-f16", "webgpu", "wasm", "fallback"]);
+        // Not registered: not in the order, and an unknown name.
+        assert_eq!(registry(&[fake("webgpu")]).order_with_env("auto", None).unwrap(), ["webgpu", "wasm", "fallback"]);
+        assert!(registry(&[fake("webgpu")]).order_with_env("webgpu-f16", None).is_err());
+        // A bundle without the variant: no entry for it.
+        let session = r.load(&bundle(&["webgpu", "fallback"]), "auto", |_, _| {}).unwrap();
+        assert_eq!((session.backend(), kinds(session.skipped())), ("webgpu", vec![]));
+        // With it, on an adapter without the feature: skipped with the reason, then the base runs.
+        let session = r.load(&bundle(&["webgpu-f16", "webgpu", "fallback"]), "auto", |_, _| {}).unwrap();
+        assert_eq!(session.backend(), "webgpu");
+        assert_eq!(kinds(session.skipped()), [("webgpu-f16", SkipKind::Unavailable)]);
+        assert_eq!(session.skipped()[0].reason, "unavailable: the adapter lacks shader-f16");
+        let order = r.order_with_env("auto", None).unwrap();
+        let session = block_on(r.load_async(&bundle(&["webgpu-f16", "webgpu"]), &order, |_, _| {})).unwrap();
+        assert_eq!(kinds(session.skipped()), [("webgpu-f16", SkipKind::Unavailable)]);
+        // Asked for alone, a missing variant is reported like any backend.
+        let Err(RunnerError::NoBackend { attempts }) = r.load(&bundle(&["webgpu"]), "webgpu-f16", |_, _| {}) else {
+            panic!("the bundle has no webgpu-f16 descriptor");
+        };
+        assert_eq!(kinds(&attempts), [("webgpu-f16", SkipKind::NoDescriptor)]);
+        let ok = registry(&[fake("webgpu"), fake("webgpu-f16")]);
+        assert_eq!(ok.load(&bundle(&["webgpu-f16", "webgpu"]), "auto", |_, _| {}).unwrap().backend(), "webgpu-f16");
     }
 
     #[test]

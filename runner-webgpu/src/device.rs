@@ -8,7 +8,7 @@ use wdnn_runner_core::Result;
 
 #[cfg(not(target_arch = "wasm32"))]
 use crate::DISABLE_ENV;
-use crate::{WebGpuOptions, capped, round4, unavailable};
+use crate::{F16_NAME, NO_SHADER_F16, WebGpuOptions, capped, round4, unavailable};
 
 fn disabled() -> Option<String> {
     #[cfg(not(target_arch = "wasm32"))]
@@ -99,6 +99,12 @@ pub(crate) async fn open(
     if pipeline_cache {
         features |= wgpu::Features::PIPELINE_CACHE;
     }
+    if needs_f16(graph) {
+        if !options.shader_f16(adapter) {
+            return Err(unavailable(format!("{NO_SHADER_F16}: {adapter_info}")));
+        }
+        features |= wgpu::Features::SHADER_F16;
+    }
     let (device, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor {
             label: Some("wdnn"),
@@ -125,6 +131,13 @@ pub(crate) async fn open(
         }
     }));
     Ok(Gpu { device, queue, errors, adapter_info, timestamps, per_dispatch, pipeline_cache, info })
+}
+
+/// Whether `graph` needs the device feature `shader-f16`: a `webgpu-f16` descriptor (SPEC §6.1.1), or any shader
+/// that enables f16 (WebGPU refuses the module on a device without the feature).
+pub(crate) fn needs_f16(graph: &Graph) -> bool {
+    graph.backend == F16_NAME
+        || graph.shaders.iter().any(|s| s.lines().any(|l| l.trim_start().starts_with("enable") && l.contains("f16")))
 }
 
 /// What the model asks of the device, checked against the adapter before a device is requested.

@@ -15,7 +15,7 @@ use crate::pipelines::{self, Pipelines};
 use crate::shader_check;
 use crate::timing::{LoadStats, PipelineCacheState, RunStats, Timestamps};
 use crate::upload::Buffers;
-use crate::{NAME, WebGpuOptions, invalid, sync, unavailable};
+use crate::{F16_NAME, NAME, WebGpuOptions, invalid, sync, unavailable};
 
 /// The weights of a load: decoded already, or decoded by the load itself while its pipelines are created.
 pub(crate) enum WeightSource<'a> {
@@ -69,7 +69,7 @@ impl WebGpuExecutable {
     ) -> Result<WebGpuExecutable> {
         let clock = sync::Clock::start();
         graph.validate("webgpu graph descriptor")?;
-        if graph.backend != NAME {
+        if graph.backend != NAME && graph.backend != F16_NAME {
             return Err(invalid(format!("the descriptor is for backend `{}`", graph.backend)));
         }
         check_payloads(graph)?;

@@ -55,6 +55,14 @@ pub use timing::{LoadStats, PipelineCacheState, RunStats};
 
 const NAME: &str = "webgpu";
 
+/// The backend of `webgpu-f16` descriptors (SPEC §6.1.1: activations and large weights stored as binary16), which
+/// need the adapter's `shader-f16` feature.
+pub const F16_NAME: &str = "webgpu-f16";
+
+/// Why an adapter cannot run a `webgpu-f16` descriptor.
+pub(crate) const NO_SHADER_F16: &str =
+    "the adapter lacks shader-f16 (WebGPU's f16 in shaders; Vulkan's shaderFloat16 and 16-bit storage buffers)";
+
 /// Set to anything but `0` or empty to make the probe report no adapter (tests, or to force another backend).
 pub const DISABLE_ENV: &str = "WDNN_WEBGPU_DISABLE";
 
@@ -79,6 +87,16 @@ pub struct WebGpuOptions {
     /// offers no pipeline cache (wgpu has it on Vulkan), or in a browser (which caches by itself), it is unused.
     /// A damaged file is ignored with a warning ([`WebGpuExecutable::warnings`]), never a failure.
     pub pipeline_cache: Option<std::path::PathBuf>,
+    /// Treat the adapter as if it lacked `shader-f16` (a browser or GPU without it): `webgpu-f16` descriptors are
+    /// then unavailable, and selection falls through to the `webgpu` one (how tests see that path on any adapter).
+    pub hide_shader_f16: bool,
+}
+
+impl WebGpuOptions {
+    /// Whether `adapter` can run `webgpu-f16` descriptors under these options.
+    pub(crate) fn shader_f16(&self, adapter: &wgpu::Adapter) -> bool {
+        !self.hide_shader_f16 && adapter.features().contains(wgpu::Features::SHADER_F16)
+    }
 }
 
 /// The per-user directory for [`WebGpuOptions::pipeline_cache`]: `$XDG_CACHE_HOME/wdnn/webgpu-pipelines`, else
@@ -117,9 +135,11 @@ fn capped(mut limits: wgpu::Limits, cap: &wgpu::Limits) -> wgpu::Limits {
     limits
 }
 
-/// The WebGPU backend.
+/// The WebGPU backend: [`WebGpuBackend::new`] runs `webgpu` descriptors, [`WebGpuBackend::f16`] `webgpu-f16` ones.
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub struct WebGpuBackend {
+    /// The descriptor it consumes: `webgpu` or `webgpu-f16`.
+    name: &'static str,
     options: WebGpuOptions,
     /// The adapter found by the probe, kept for the next load (an adapter gives one device).
     adapter: Mutex<Option<(wgpu::Instance, wgpu::Adapter)>>,
@@ -134,7 +154,14 @@ impl Default for WebGpuBackend {
 impl WebGpuBackend {
     /// A backend with `options`.
     pub fn new(options: WebGpuOptions) -> WebGpuBackend {
-        WebGpuBackend { options, adapter: Mutex::new(None) }
+        WebGpuBackend { name: NAME, options, adapter: Mutex::new(None) }
+    }
+
+    /// The backend of `webgpu-f16` descriptors (a variant of `webgpu`, runner-core's `VARIANTS`): its probe fails,
+    /// saying so, on an adapter without `shader-f16`, so that selection falls through to the `webgpu` descriptor
+    /// before this one's files are read.
+    pub fn f16(options: WebGpuOptions) -> WebGpuBackend {
+        WebGpuBackend { name: F16_NAME, options, adapter: Mutex::new(None) }
     }
 
     /// Loads a graph and returns the concrete executable (with its timing statistics).
@@ -178,7 +205,7 @@ impl WebGpuBackend {
 /// a caller goes through [`Backend::probe_async`]/[`Backend::load_async`] (runner-core's `load_async`).
 impl Backend for WebGpuBackend {
     fn name(&self) -> &str {
-        NAME
+        self.name
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -215,6 +242,9 @@ impl Backend for WebGpuBackend {
                 return Ok(());
             }
             let adapter = request_adapter().await?;
+            if self.name == F16_NAME && !self.options.shader_f16(&adapter.1) {
+                return Err(NO_SHADER_F16.to_string());
+            }
             *self.adapter.lock().map_err(|_| poisoned())? = Some(adapter);
             Ok(())
         })

@@ -1,5 +1,7 @@
 //! The arena and the weight buffers. Weights are uploaded once, decoded to what the shaders read: f16 and int8
-//! encodings become f32, so every shader has one f32 code path whatever the bundle's weight format.
+//! encodings of f32 weights become f32, so every shader has one f32 code path whatever the bundle's weight format.
+//! The weights a `webgpu-f16` descriptor stores as binary16 (dtype `f16`, SPEC §6.1.1) are raw f16 values, uploaded
+//! as they are.
 
 use std::collections::HashMap;
 

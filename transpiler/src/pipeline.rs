@@ -124,7 +124,8 @@ impl PassSelection {
 pub fn known_passes() -> Vec<(&'static str, bool)> {
     let mut known: Vec<(&'static str, bool)> = GRAPH_PASSES.iter().map(|p| (p.name, p.optional)).collect();
     let options = TargetOptions::default();
-    for target in codegen::BACKENDS.iter().filter_map(|name| codegen::target(name, &options).ok()) {
+    let names = codegen::BACKENDS.iter().chain(codegen::OPT_IN_BACKENDS);
+    for target in names.filter_map(|name| codegen::target(name, &options).ok()) {
         for pass in backend_passes(target.as_ref(), Some(Layout::ChannelsLast)) {
             if !known.iter().any(|(n, _)| *n == pass.name) {
                 known.push((pass.name, pass.optional));
@@ -206,12 +207,16 @@ mod tests {
             ["winograd", "split-k", "matmul-layout", "split-large-weights", "concat-views", "reshape-views"]
         );
         assert_eq!(names("fallback", Some(Layout::ChannelsLast))[0], "layout");
+        assert_eq!(
+            names("webgpu-f16", None),
+            ["split-k", "matmul-layout", "split-large-weights", "f16-storage", "concat-views", "reshape-views"]
+        );
     }
 
     #[test]
     fn a_pass_name_means_one_pass() {
         let graph: Vec<&str> = GRAPH_PASSES.iter().map(|p| p.name).collect();
-        for backend in codegen::BACKENDS {
+        for backend in codegen::BACKENDS.iter().chain(codegen::OPT_IN_BACKENDS) {
             let schedule = names(backend, Some(Layout::ChannelsLast));
             for (i, name) in schedule.iter().enumerate() {
                 assert!(!graph.contains(name), "`{name}` names a graph pass and a {backend} pass");

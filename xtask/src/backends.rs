@@ -7,6 +7,9 @@ use wdnn_runner_core::{Backend, Registry};
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register("webgpu", || Box::new(wdnn_runner_webgpu::WebGpuBackend::new(webgpu_options())));
+    // The variant of webgpu for `webgpu-f16` descriptors: `auto` tries it first where a bundle has one.
+    registry
+        .register(wdnn_runner_webgpu::F16_NAME, || Box::new(wdnn_runner_webgpu::WebGpuBackend::f16(webgpu_options())));
     // Natively this runs the SIMD kernels on SSE2; the wasm32 build runs in Node (the wasm-package's runner).
     registry.register("wasm", || Box::new(wdnn_runner_wasm::backend::WasmBackend));
     registry.register("fallback", || Box::new(wdnn_runner_fallback::FallbackBackend));

@@ -44,6 +44,10 @@ pub struct BenchGpuArgs {
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The descriptor to time: `webgpu` (f32) or `webgpu-f16` (f16 storage; the bundle needs one: `convert
+    /// --backends webgpu-f16,...`). With `--check`, each is compared with the bundle's fallback descriptor.
+    #[arg(long, default_value = "webgpu")]
+    backend: String,
 }
 
 /// Floating-point operations of one run: 2 per multiply-add of Conv, ConvTranspose and MatMul.
@@ -106,7 +110,17 @@ fn median_of(v: &[f64]) -> f64 {
     median(&mut v.to_vec())
 }
 
+/// The backend for `name`'s descriptors.
+fn backend(name: &str, options: WebGpuOptions) -> Result<WebGpuBackend> {
+    match name {
+        "webgpu" => Ok(WebGpuBackend::new(options)),
+        wdnn_runner_webgpu::F16_NAME => Ok(WebGpuBackend::f16(options)),
+        other => bail!("--backend {other}: expected webgpu or {}", wdnn_runner_webgpu::F16_NAME),
+    }
+}
+
 pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
+    backend(&args.backend, WebGpuOptions::default())?;
     let mut results = Vec::new();
     println!(
         "{:<16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
@@ -131,7 +145,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             pipeline_cache: args.pipeline_cache.clone(),
             ..Default::default()
         };
-        let backend = WebGpuBackend::new(options);
+        let backend = backend(&args.backend, options)?;
         // The adapter is requested while the bundle's graph is read, as an application would (it needs nothing from
         // the bundle); then the model loads on it, decoding the weights while its pipelines are created.
         let start = Instant::now();
@@ -142,7 +156,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             });
             let opened = (|| -> Result<_> {
                 let bundle = Bundle::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-                let graph = bundle.load_graph("webgpu")?;
+                let graph = bundle.load_graph(&args.backend)?;
                 Ok((bundle, graph, start.elapsed().as_secs_f64()))
             })();
             (opened, probe.join())
@@ -195,7 +209,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         let (wall, gpu, stamped) = (median(&mut wall), median(&mut gpu), median(&mut stamped));
         let [write, submit, record, wait, read] = parts.map(|v| median_of(&v));
         let gflop = flops(&graph) / 1e9;
-        let rel = if args.check {
+        let (rel, top1) = if args.check {
             let (g, w) = bundle.load_backend("fallback", |_, _| {})?;
             let mut cpu = wdnn_runner_fallback::FallbackBackend.load(&g, &w)?;
             let expected = cpu.run(&x)?;
@@ -205,9 +219,10 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
                 d += (*a as f64 - *e as f64).powi(2);
                 n += (*e as f64).powi(2);
             }
-            Some((d / n.max(1e-30)).sqrt())
+            let argmax = |v: &[f32]| v.iter().enumerate().max_by(|p, q| p.1.total_cmp(q.1)).map(|(i, _)| i);
+            (Some((d / n.max(1e-30)).sqrt()), Some(argmax(&a) == argmax(&e)))
         } else {
-            None
+            (None, None)
         };
         println!(
             "{:<16} {:>8} {:>9.1} {:>9.1} {:>9.2} {:>9.3} {:>9.3} {:>9.3} {:>9.2} {:>10.0} {:>10}",
@@ -256,6 +271,7 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
         );
         results.push(serde_json::json!({
             "model": name,
+            "backend": args.backend,
             "adapter": exe.adapter_info(),
             "dispatches": exe.dispatches(),
             "load_ms": load * 1e3,
@@ -284,13 +300,14 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
             "run_read_ms": read * 1e3,
             "gflop": gflop,
             "rel_l2_vs_fallback": rel,
+            "top1_agrees_with_fallback": top1,
             "runs": args.runs,
         }));
         eprintln!("{name}: adapter {}", exe.adapter_info());
         if args.profile {
             drop(exe);
-            let weights = bundle.load_weights("webgpu", &graph, |_, _| {})?;
-            let kernels = profile(&graph, &weights, &x, args.trusted, args.pipeline_cache.clone())?;
+            let weights = bundle.load_weights(&args.backend, &graph, |_, _| {})?;
+            let kernels = profile(&args.backend, &graph, &weights, &x, args.trusted, args.pipeline_cache.clone())?;
             if let Some(last) = results.last_mut() {
                 last["kernels"] = kernels;
             }
@@ -306,19 +323,23 @@ pub fn bench_gpu(args: BenchGpuArgs) -> Result<()> {
 /// returns every dispatch's time with its op, output and weight shapes and grid (for comparing tunings kernel by
 /// kernel: `bench/gpu_sweep.sh`).
 fn profile(
+    name: &str,
     graph: &Graph,
     weights: &wdnn_runner_core::Weights,
     x: &[Tensor],
     trusted: bool,
     pipeline_cache: Option<PathBuf>,
 ) -> Result<serde_json::Value> {
-    let backend = WebGpuBackend::new(WebGpuOptions {
-        timestamps: true,
-        trusted_shaders: trusted,
-        profile: true,
-        pipeline_cache,
-        ..Default::default()
-    });
+    let backend = backend(
+        name,
+        WebGpuOptions {
+            timestamps: true,
+            trusted_shaders: trusted,
+            profile: true,
+            pipeline_cache,
+            ..Default::default()
+        },
+    )?;
     let mut exe = backend.load_webgpu(graph, weights)?;
     let mut total: Vec<(String, String, f64)> = Vec::new();
     for run in 0..13 {

@@ -64,8 +64,9 @@ pub struct ConvertArgs {
     /// The bundle directory to write.
     #[arg(long)]
     out: PathBuf,
-    /// Backends to write descriptors for, comma separated. Default: every backend the transpiler targets, leaving out
-    /// (with the reason) one that has no kernel for some node; a list given here is strict.
+    /// Backends to write descriptors for, comma separated. Default: fallback, webgpu and wasm, leaving out (with the
+    /// reason) one that has no kernel for some node; a list given here is strict. `webgpu-f16` (only when named)
+    /// adds the WebGPU descriptor with f16 storage, which runners prefer where the adapter has shader-f16.
     #[arg(long, value_delimiter = ',')]
     backends: Vec<String>,
     /// How to store large weights: f32 (exact), f16, or int8 (per output channel).

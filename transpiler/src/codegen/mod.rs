@@ -129,15 +129,23 @@ pub trait Target {
     }
 }
 
-/// The names of every backend the transpiler can target.
+/// The names of every backend the transpiler targets by default (`cargo xtask convert` without `--backends`).
 pub const BACKENDS: &[&str] = &["fallback", "webgpu", "wasm"];
+
+/// Backends written only when asked for by name: `webgpu-f16` (SPEC §6.1.1), the WebGPU descriptor with binary16
+/// storage, which trades accuracy (rel. L2 about 1e-3) for memory traffic and is therefore never a default.
+pub const OPT_IN_BACKENDS: &[&str] = &[webgpu::F16_BACKEND];
 
 /// The target named `name`, with its options.
 pub fn target(name: &str, options: &TargetOptions) -> Result<Box<dyn Target>, ConvertError> {
     match name {
         "fallback" => Ok(Box::new(Fallback)),
         "webgpu" => Ok(Box::new(WebGpu::new(options.webgpu))),
+        webgpu::F16_BACKEND => Ok(Box::new(WebGpu::f16(options.webgpu))),
         "wasm" => Ok(Box::new(Wasm)),
-        _ => Err(ConvertError::UnknownBackend { name: name.to_string(), known: BACKENDS.join(", ") }),
+        _ => Err(ConvertError::UnknownBackend {
+            name: name.to_string(),
+            known: BACKENDS.iter().chain(OPT_IN_BACKENDS).copied().collect::<Vec<_>>().join(", "),
+        }),
     }
 }

@@ -3,7 +3,8 @@
 //! its producer writes straight into place and the `Concat` kernel is not emitted.
 //!
 //! It does not fire when an input is a constant, a model input or output, read by anything else, repeated, already
-//! a view, or would start at an offset that is not a multiple of the target's alignment.
+//! a view, stored with another element type than the output (the `webgpu-f16` descriptor's f32 model outputs), or
+//! would start at an offset that is not a multiple of the target's alignment.
 
 use wdnn_descriptor_spec::Op;
 
@@ -33,6 +34,7 @@ pub fn run(graph: &mut Graph, alignment: u64) -> PassStats {
                 && graph.use_count(v) == 1
                 && !inputs[..k].contains(&v)
                 && !graph.in_view(v)
+                && value.dtype == graph.value(out).dtype
                 && offset.is_multiple_of(alignment);
             offsets.push(offset);
             offset += value.byte_size();

@@ -4,7 +4,8 @@
 //! It fires only when the reshape is its input's sole reader (and the input is not a model output), so that no
 //! kernel ever reads two overlapping ranges: WebGPU forbids binding aliased ranges of one buffer when either is
 //! writable. It does not fire for constant inputs (folded instead), or when either value already takes part in a
-//! view (a concat slice or an in-place result must keep its own placement rules).
+//! view (a concat slice or an in-place result must keep its own placement rules), or when the two are stored with
+//! different element types (the `webgpu-f16` descriptor keeps a model output f32 whose producer's input is f16).
 
 use wdnn_descriptor_spec::Op;
 
@@ -24,6 +25,7 @@ pub fn run(graph: &mut Graph) -> PassStats {
             || graph.constant(x).is_some()
             || graph.in_view(x)
             || graph.in_view(y)
+            || graph.value(x).dtype != graph.value(y).dtype
         {
             continue;
         }

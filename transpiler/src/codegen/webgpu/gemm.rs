@@ -168,6 +168,10 @@ pub(super) fn gemm(
             slots.push((format!("{op}{j}"), j * nt, guard, slot, dest, load));
         }
     }
+    // `f16_tiles`: the tiles are staged as f16, and each K step's products summed in f16 accumulators `h…` that
+    // are added to the f32 ones after the step.
+    let half = tuning.f16_tiles;
+    let narrow = |v: String| if half { format!("f16({v})") } else { v };
     let each = |body: &dyn Fn(&str, &str, &str) -> String| {
         let mut out = String::new();
         for (name, at, guard, slot, dest, load) in &slots {
@@ -201,22 +205,22 @@ pub(super) fn gemm(
         }
         main_loop.push_str("    {\n");
         main_loop.push_str(&each(&|name, _, load| format!("p{name} = {};", load.replace("K0", "0u"))));
-        main_loop.push_str(&each(&|name, dest, _| format!("{dest} = p{name};")));
+        main_loop.push_str(&each(&|name, dest, _| format!("{dest} = {};", narrow(format!("p{name}")))));
         main_loop.push_str("    }\n    workgroupBarrier();\n    for (var k0 = 0u; k0 < KT; k0 += BKT) {\n");
         main_loop.push_str("        let kn = k0 + BKT;\n        if (kn < KT) {\n");
         main_loop.push_str(&each(&|name, _, load| format!("p{name} = {};", load.replace("K0", "kn"))));
         main_loop.push_str("        }\n");
         main_loop.push_str(head);
-        main_loop.push_str(&inner_products(&t));
+        main_loop.push_str(&inner_products(&t, half));
         main_loop.push_str("        workgroupBarrier();\n        if (kn < KT) {\n");
-        main_loop.push_str(&each(&|name, dest, _| format!("{dest} = p{name};")));
+        main_loop.push_str(&each(&|name, dest, _| format!("{dest} = {};", narrow(format!("p{name}")))));
         main_loop.push_str("        }\n        workgroupBarrier();\n    }\n");
     } else {
         main_loop.push_str("    for (var k0 = 0u; k0 < KT; k0 += BKT) {\n");
-        main_loop.push_str(&each(&|_, dest, load| format!("{dest} = {};", load.replace("K0", "k0"))));
+        main_loop.push_str(&each(&|_, dest, load| format!("{dest} = {};", narrow(load.replace("K0", "k0")))));
         main_loop.push_str("        workgroupBarrier();\n");
         main_loop.push_str(head);
-        main_loop.push_str(&inner_products(&t));
+        main_loop.push_str(&inner_products(&t, half));
         main_loop.push_str("        workgroupBarrier();\n    }\n");
     }
     let na = gm * 4 * gn;
@@ -227,8 +231,14 @@ pub(super) fn gemm(
             for h in 0..gn {
                 let j = (g * 4 + i) * gn + h;
                 let _ = writeln!(decl, "    var c{j} = vec4<f32>();");
-                let _ = writeln!(park, "            sm[o{}] = c{j};", plus(j));
-                let _ = writeln!(gather, "                c{j} += sm[o{}];", plus(j));
+                if half {
+                    let _ = writeln!(decl, "    var h{j} = vec4<f16>();");
+                    let _ = writeln!(park, "            sm[o{}] = vec4<f16>(c{j});", plus(j));
+                    let _ = writeln!(gather, "                c{j} += vec4<f32>(sm[o{}]);", plus(j));
+                } else {
+                    let _ = writeln!(park, "            sm[o{}] = c{j};", plus(j));
+                    let _ = writeln!(gather, "                c{j} += sm[o{}];", plus(j));
+                }
                 let _ =
                     writeln!(store, "        store_c(z, m{}, n{}, c{j});", plus(g * t.wm * 4 + i), plus(h * t.wn * 4));
             }
@@ -252,6 +262,7 @@ pub(super) fn gemm(
         .replace("$NA", &na.to_string())
         .replace("$K", &parts.k.to_string())
         .replace("$SMV", &t.shared().to_string())
+        .replace("$SME", if half { "f16" } else { "f32" })
         .replace("$BLOCK", block)
         .replace("$DECL", &decl)
         .replace("$MAIN", &main_loop)
@@ -273,8 +284,10 @@ pub(super) fn gemm(
 }
 
 /// The multiply-adds of one K step: for each of the BK rows of the staged slice, the invocation's A and B vec4s
-/// from workgroup memory and their outer product into the accumulators.
-fn inner_products(t: &Tile) -> String {
+/// from workgroup memory and their outer product into the accumulators (with `half`, into the f16 accumulators,
+/// then added to the f32 ones).
+fn inner_products(t: &Tile, half: bool) -> String {
+    let acc = if half { "h" } else { "c" };
     let (gm, gn) = (t.rm / 4, t.rn / 4);
     let name = |v: &str, g: u64, groups: u64| if groups == 1 { v.to_string() } else { format!("{v}{g}") };
     let mut inner = String::new();
@@ -300,11 +313,17 @@ fn inner_products(t: &Tile) -> String {
             for (i, lane) in ["x", "y", "z", "w"].into_iter().enumerate() {
                 for h in 0..gn {
                     let j = (g * 4 + i as u64) * gn + h;
-                    let _ = writeln!(inner, "            c{j} += {}.{lane} * {};", name("a", g, gm), name("b", h, gn));
+                    let _ =
+                        writeln!(inner, "            {acc}{j} += {}.{lane} * {};", name("a", g, gm), name("b", h, gn));
                 }
             }
         }
         inner.push_str("        }\n");
+    }
+    if half {
+        for j in 0..t.accumulators() {
+            let _ = writeln!(inner, "        c{j} += vec4<f32>(h{j});\n        h{j} = vec4<f16>();");
+        }
     }
     inner
 }

@@ -21,6 +21,7 @@
 
 mod conv;
 mod elementwise;
+pub mod f16;
 mod gemm;
 mod integer;
 mod movement;
@@ -32,7 +33,7 @@ mod wgsl;
 
 use std::collections::HashMap;
 
-use wdnn_descriptor_spec::{Binding, Graph as Descriptor, KernelPayload};
+use wdnn_descriptor_spec::{Binding, DType, Graph as Descriptor, KernelPayload};
 
 use super::{BackendPass, NoKernel, Target};
 use crate::error::{ConvertError, Unsupported};
@@ -42,14 +43,19 @@ pub use passes::MAX_BINDING_BYTES;
 pub use tuning::WebGpuTuning;
 use wgsl::{Ctx, Generated, no_kernel};
 
+/// The backend name of the descriptor with binary16 storage ([`f16`], SPEC §6.1.1).
+pub const F16_BACKEND: &str = "webgpu-f16";
+
 /// Entry point of every generated shader.
 pub const ENTRY_POINT: &str = "main";
 
-/// The WebGPU (WGSL) target.
+/// The WebGPU (WGSL) target: `webgpu` (f32), or `webgpu-f16` (binary16 storage, f32 arithmetic: [`f16`]).
 #[derive(Default)]
 pub struct WebGpu {
     /// How its passes and generators size the work.
     tuning: WebGpuTuning,
+    /// Store activations and large weights as binary16 (the `webgpu-f16` descriptor).
+    f16: bool,
     /// Applied to every generated shader before validation: a test seam to prove that an invalid shader is caught.
     shader_hook: Option<fn(&mut String)>,
 }
@@ -57,7 +63,12 @@ pub struct WebGpu {
 impl WebGpu {
     /// The target with this tuning.
     pub fn new(tuning: WebGpuTuning) -> WebGpu {
-        WebGpu { tuning, shader_hook: None }
+        WebGpu { tuning: WebGpuTuning { f16_tiles: false, ..tuning }, f16: false, shader_hook: None }
+    }
+
+    /// The `webgpu-f16` target with this tuning.
+    pub fn f16(tuning: WebGpuTuning) -> WebGpu {
+        WebGpu { tuning, f16: true, shader_hook: None }
     }
 
     /// A target that passes every generated shader through `hook` before validating it (for tests).
@@ -68,7 +79,7 @@ impl WebGpu {
 
 impl Target for WebGpu {
     fn name(&self) -> &'static str {
-        "webgpu"
+        if self.f16 { F16_BACKEND } else { "webgpu" }
     }
 
     fn alignment(&self) -> u64 {
@@ -81,11 +92,21 @@ impl Target for WebGpu {
     }
 
     fn passes(&self) -> Vec<BackendPass<'_>> {
-        passes::passes(&self.tuning)
+        let mut passes = passes::passes(&self.tuning);
+        if self.f16 {
+            // Last, so that the weights the other passes rewrite (transposed, split) are the ones narrowed; before
+            // the memory passes, so that the plan sizes f16 values as f16.
+            passes.push(BackendPass { name: "f16-storage", optional: false, run: Box::new(f16::run) });
+        }
+        passes
     }
 
     fn settings(&self) -> Vec<(&'static str, String)> {
-        self.tuning.settings()
+        let mut settings = self.tuning.settings();
+        if self.f16 {
+            settings.push(("storage", "f16".to_string()));
+        }
+        settings
     }
 
     fn finish(&self, graph: &Graph, descriptor: &mut Descriptor) -> Result<(), ConvertError> {
@@ -99,11 +120,40 @@ impl Target for WebGpu {
         let mut shaders: Vec<String> = Vec::new();
         let mut index: HashMap<String, u32> = HashMap::new();
         let mut gaps: Vec<Unsupported> = Vec::new();
-        let tensors = &descriptor.tensors;
+        // The generators see f16 storage as f32 (they compute in f32); `f16::narrow_bindings` then narrows the
+        // bindings of the tensors stored as f16.
+        let stored = &descriptor.tensors;
+        let logical: Vec<_> = stored
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                if t.dtype == DType::F16 && self.f16 {
+                    t.dtype = DType::F32;
+                }
+                t
+            })
+            .collect();
+        let tensors = &logical;
         for (kernel, &node) in descriptor.kernels.iter_mut().zip(&nodes) {
             let ctx = Ctx { tensors, kernel, node: &graph.nodes[node], graph, tuning: &self.tuning };
-            let Generated { mut source, workgroup_size, dispatch, bindings } = match generate(&ctx) {
-                Ok(generated) => Generated { source: wgsl::runtime_non_finite(&generated.source), ..generated },
+            let generated = generate(&ctx).and_then(|g| {
+                let narrow: Vec<usize> = match self.f16 {
+                    true => (g.bindings.iter().enumerate())
+                        .filter(|(_, (t, _))| stored.get(*t as usize).is_some_and(|t| t.dtype == DType::F16))
+                        .map(|(i, _)| i)
+                        .collect(),
+                    false => vec![],
+                };
+                let mut source = f16::narrow_bindings(&wgsl::runtime_non_finite(&g.source), &narrow)
+                    .map_err(|e| NoKernel::new(format!("converter bug: its shader cannot store f16 ({e})")))?;
+                // f16 workgroup tiles (`f16_tiles`) in a kernel that binds no f16 tensor.
+                if self.f16 && source.contains("f16") && !source.starts_with("enable f16;") {
+                    source.insert_str(0, "enable f16;\n");
+                }
+                Ok(Generated { source, ..g })
+            });
+            let Generated { mut source, workgroup_size, dispatch, bindings } = match generated {
+                Ok(generated) => generated,
                 Err(gap) => {
                     let op = format!("{}: {gap}", kernel.op.name());
                     match gaps.iter_mut().find(|u| u.op == op) {

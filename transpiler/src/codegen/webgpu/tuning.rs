@@ -33,6 +33,11 @@ pub struct WebGpuTuning {
     /// The fewest MFLOP (2 per multiply-add of the direct convolution) for the `winograd` pass: below it the four
     /// extra dispatches of the rewrite cost about what the saved multiplications gain.
     pub winograd_mflop: u64,
+    /// `webgpu-f16` only (the `webgpu` target ignores it and reports 0): GEMM tiles staged in workgroup memory as
+    /// f16, and each K step's products summed in f16 (packed f16 multiply-adds where the GPU has them) before they
+    /// are added to the f32 accumulators. Half the workgroup-memory traffic and twice the multiply-add rate, for a
+    /// sum of 16 (or 8) products rounded in f16; off by default until measured (0 or 1).
+    pub f16_tiles: bool,
 }
 
 impl Default for WebGpuTuning {
@@ -47,12 +52,13 @@ impl Default for WebGpuTuning {
             winograd_channels: 32,
             winograd_extent: 8,
             winograd_mflop: 500,
+            f16_tiles: false,
         }
     }
 }
 
 /// The knobs' names, as `FromStr` reads them and the report shows them.
-const KNOBS: [&str; 9] = [
+const KNOBS: [&str; 10] = [
     "tile_threads",
     "split_threads",
     "reg_tile",
@@ -62,6 +68,7 @@ const KNOBS: [&str; 9] = [
     "winograd_channels",
     "winograd_extent",
     "winograd_mflop",
+    "f16_tiles",
 ];
 
 impl WebGpuTuning {
@@ -77,6 +84,7 @@ impl WebGpuTuning {
             (KNOBS[6], self.winograd_channels.to_string()),
             (KNOBS[7], self.winograd_extent.to_string()),
             (KNOBS[8], self.winograd_mflop.to_string()),
+            (KNOBS[9], u8::from(self.f16_tiles).to_string()),
         ]
     }
 }
@@ -92,6 +100,7 @@ impl FromStr for WebGpuTuning {
             let flag = match name.trim() {
                 "prefetch" => Some(&mut tuning.prefetch),
                 "winograd" => Some(&mut tuning.winograd),
+                "f16_tiles" => Some(&mut tuning.f16_tiles),
                 _ => None,
             };
             if let Some(flag) = flag {
@@ -148,6 +157,8 @@ mod tests {
         let t: WebGpuTuning = "winograd=0,winograd_channels=64".parse().unwrap();
         assert_eq!((t.winograd, t.winograd_channels), (false, 64));
         assert!("winograd=2".parse::<WebGpuTuning>().unwrap_err().contains("winograd=2"));
+        assert!("f16_tiles=1".parse::<WebGpuTuning>().unwrap().f16_tiles);
+        assert!("f16_tiles=2".parse::<WebGpuTuning>().unwrap_err().contains("f16_tiles=2"));
         assert_eq!(WebGpuTuning::default().settings()[0], ("tile_threads", "67584".to_string()));
     }
 }

@@ -19,7 +19,7 @@ const AV: u32 = BM / 4u + 1u;
 const BV: u32 = BN / 4u + 1u;
 const BOFF: u32 = BKT * AV;
 
-var<workgroup> sm: array<vec4<f32>, $SMV>;
+var<workgroup> sm: array<vec4<$SME>, $SMV>;
 
 @compute @workgroup_size($NT, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
