@@ -25,7 +25,11 @@ pub struct WebGpuTuning {
     pub prefetch: bool,
     /// 3×3 stride-1 convolutions become Winograd F(2×2, 3×3) (the `winograd` pass; 0 or 1).
     pub winograd: bool,
-    /// The fewest input and output channels a convolution needs for the `winograd` pass to rewrite it.
+    /// The fewest input and output channels a convolution needs for the `winograd` pass to rewrite it. The transforms
+    /// cost in proportion to the channels, the saved multiplications to their product: on the H200 (2026-12-04,
+    /// BENCHMARKS.md) convolutions of 64 or 128 channels ran slower as Winograd (VGG-19's 64 → 64 at 224²: 0.377 ms
+    /// against 0.179 direct; Inception v1's 64 → 192 at 56²: 0.089 against 0.065), those of 256 and 512 faster
+    /// (256 → 256 at 56²: 0.177 against 0.222; 512 → 512 at 28²: 0.155 against 0.333).
     pub winograd_channels: u64,
     /// The smallest output height and width for the `winograd` pass: on small maps the tiles' padding (a tile row
     /// per channel, a column where the width is odd) eats the saving.
@@ -49,7 +53,7 @@ impl Default for WebGpuTuning {
             wide_threads: ENOUGH_THREADS / 4,
             prefetch: true,
             winograd: true,
-            winograd_channels: 32,
+            winograd_channels: 256,
             winograd_extent: 8,
             winograd_mflop: 500,
             f16_tiles: false,

@@ -313,7 +313,12 @@ mod tests {
             let epilogue = if relu { vec![EpilogueStep::Unary { fun: UnaryFn::Relu }] } else { vec![] };
             let original = conv3x3(c, 40, h, w, bias, epilogue);
             let mut g = original.clone();
-            let small = WebGpuTuning { winograd_extent: 1, winograd_mflop: 0, ..WebGpuTuning::default() };
+            let small = WebGpuTuning {
+                winograd_channels: 32,
+                winograd_extent: 1,
+                winograd_mflop: 0,
+                ..WebGpuTuning::default()
+            };
             let stats = run(&mut g, &small).unwrap();
             assert_eq!(stats, PassStats::one("F(2x2,3x3) convolutions", 1));
             let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.name()).collect();
@@ -360,7 +365,7 @@ mod tests {
         let residual =
             EpilogueStep::Binary { fun: wdnn_descriptor_spec::BinaryFn::Add, operand: 2, operand_first: false };
         // Each case but one condition would be rewritten (`any`); the default tuning leaves this small one.
-        let any = WebGpuTuning { winograd_mflop: 0, ..WebGpuTuning::default() };
+        let any = WebGpuTuning { winograd_channels: 32, winograd_mflop: 0, ..WebGpuTuning::default() };
         let mut cases = vec![
             (conv3x3(8, 40, 8, 8, true, vec![]), any),
             (conv3x3(32, 40, 8, 8, true, vec![]), WebGpuTuning { winograd: false, ..any }),
