@@ -175,11 +175,11 @@ impl WebGpuBackend {
         pollster::block_on(WebGpuExecutable::load_with(adapter, graph, WeightSource::Decoded(weights), &self.options))
     }
 
-    /// Loads the bundle's webgpu descriptor: the graph is read first, and the weights are decoded while the
+    /// Loads the bundle's descriptor for this backend (`webgpu` or `webgpu-f16`): the graph is read first, and the weights are decoded while the
     /// pipelines are created (natively in parallel; `progress(done, total)` is called as the weight chunks decode).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_bundle(&self, bundle: &Bundle, progress: &mut dyn FnMut(u64, u64)) -> Result<WebGpuExecutable> {
-        let graph = bundle.load_graph(NAME)?;
+        let graph = bundle.load_graph(self.name)?;
         self.load_graph_from(bundle, &graph, progress)
     }
 
@@ -196,7 +196,8 @@ impl WebGpuBackend {
             Some(a) => a,
             None => pollster::block_on(request_adapter()).map_err(unavailable)?,
         };
-        let decode = Box::new(move || bundle.load_weights(NAME, graph, progress));
+        let name = self.name;
+        let decode = Box::new(move || bundle.load_weights(name, graph, progress));
         pollster::block_on(WebGpuExecutable::load_with(adapter, graph, WeightSource::Decode(decode), &self.options))
     }
 }
