@@ -133,6 +133,17 @@ fn unsupported(kernel: &str, op: &str, detail: &str) -> RunnerError {
     }
 }
 
+/// What [`WasmExecutable::warm_up`] ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WarmUp {
+    /// Fast kernels run.
+    pub fast: usize,
+    /// Reference kernels run.
+    pub reference: usize,
+    /// Reference kernels that refused zeros as input (they stay cold until the first run).
+    pub refused: usize,
+}
+
 /// The planner's view of the weights: each f32 weight a fast kernel reads decoded once.
 struct Store<'w> {
     weights: &'w Weights,
@@ -197,22 +208,36 @@ impl WasmExecutable {
             .collect()
     }
 
-    /// Runs every fast kernel once over the zeroed arena, then zeroes it again, so that the first real run is as
-    /// fast as the ones after it.
+    /// Runs every kernel once over the zeroed arena, then zeroes it again, so that the first real run is as fast
+    /// as the ones after it; returns how many kernels of each kind ran.
     ///
     /// A WebAssembly engine compiles a function when it is first called (V8: lazily, with its baseline compiler
     /// Liftoff) and replaces it with optimized code only once it has run a while, in the background, for the
     /// calls after that (V8's dynamic tiering); a long kernel call keeps the baseline code to its end. Without this
     /// the first run of a model took 1.4–5× a steady run in Node 20. The load calls it on wasm32 only (native code
-    /// is compiled ahead); the fast kernels are f32 arithmetic with data-independent control flow, so zeros are a
-    /// valid input for each, and the arena's contents after it are what a fresh load has.
-    pub fn warm_up(&mut self) -> Result<()> {
+    /// is compiled ahead).
+    ///
+    /// The reference kernels run too: the first call into runner-fallback's evaluator compiles it (in a Node 20
+    /// SqueezeNet run on a loaded machine the first kernel, a reference Transpose, took 66 ms instead of 1, most of
+    /// the first run's excess). The fast kernels are f32 arithmetic with data-independent control flow, so zeros
+    /// are a valid input for each; a reference kernel may refuse zeros where its result depends on the data (an
+    /// index out of range): it is counted in `refused` and left cold, and the real run reports whatever it reports
+    /// then. A fast kernel's error fails the warm-up. The arena's contents after it are what a fresh load has.
+    pub fn warm_up(&mut self) -> Result<WarmUp> {
+        let mut warm = WarmUp::default();
         for i in 0..self.kernels.len() {
-            self.run_fast(i)?;
+            if self.kernels[i].is_some() {
+                self.run_fast(i)?;
+                warm.fast += 1;
+            } else if self.run_reference(i).is_ok() {
+                warm.reference += 1;
+            } else {
+                warm.refused += 1;
+            }
         }
         self.arena.fill(0.0);
         self.scratch.fill(0.0);
-        Ok(())
+        Ok(warm)
     }
 
     /// Lets each kernel use at most `threads` threads (at least one; on wasm32 no more than the pool has).

@@ -11,7 +11,7 @@ use wdnn_descriptor_spec::{
 use wdnn_runner_core::{Backend, Executable, RunnerError, Tensor, Weights};
 use wdnn_runner_fallback::FallbackBackend;
 
-use super::WasmBackend;
+use super::{WarmUp, WasmBackend};
 use crate::testing::Rng;
 
 /// Builds a descriptor tensor by tensor, placing arena tensors one after the other and weights in one stream.
@@ -26,11 +26,15 @@ struct Builder {
 
 impl Builder {
     fn arena(&mut self, name: &str, shape: &[u64]) -> u32 {
+        self.arena_of(name, DType::F32, shape)
+    }
+
+    fn arena_of(&mut self, name: &str, dtype: DType, shape: &[u64]) -> u32 {
         let offset = self.arena;
-        self.arena += (shape.iter().product::<u64>() * 4).div_ceil(16) * 16;
+        self.arena += (shape.iter().product::<u64>() * dtype.size() as u64).div_ceil(16) * 16;
         self.tensors.push(TensorDesc {
             name: name.into(),
-            dtype: DType::F32,
+            dtype,
             shape: shape.to_vec(),
             storage: Storage::Arena { offset },
         });
@@ -265,12 +269,39 @@ fn a_warmed_up_executable_runs_as_a_fresh_one() {
     let mut warmed = WasmBackend.load_executable(&graph, &weights).unwrap();
     // After a run the arena holds that run's values; warming up must leave none of them behind.
     warmed.run(std::slice::from_ref(&Tensor::new(&[1, 9, 9, 16], &Rng::new(8).values(9 * 9 * 16)).unwrap())).unwrap();
-    warmed.warm_up().unwrap();
+    // Every kernel runs, the reference Transpose among them (its first call compiles the reference evaluator).
+    assert_eq!(warmed.warm_up().unwrap(), WarmUp { fast: 7, reference: 1, refused: 0 });
     assert!(warmed.arena.iter().all(|&v| v == 0.0), "the arena is not zeroed after the warm-up");
     let actual = warmed.run(std::slice::from_ref(&input)).unwrap();
     for (a, e) in actual.iter().zip(&expected) {
         assert_eq!(a.bytes(), e.bytes(), "a run after the warm-up differs from a fresh executable's");
     }
+}
+
+/// x → Add 10 (fast) → Cast to int64 (reference) → Gather of a row of a 4-row table (reference): over the warm-up's
+/// zeros the index is 10, out of range, which only the real run's data makes valid.
+#[test]
+fn a_reference_kernel_that_refuses_zeros_stays_cold_and_the_run_is_unchanged() {
+    let mut b = Builder::default();
+    let x = b.arena("x", &[1]);
+    let ten = b.weight("ten", &[1], &[10.0]);
+    let shifted = b.arena("shifted", &[1]);
+    b.kernel("shift", Op::Binary { fun: BinaryFn::Add }, &[x, ten], &[shifted], None);
+    let index = b.arena_of("index", DType::I64, &[1]);
+    b.kernel("cast", Op::Cast, &[shifted], &[index], None);
+    let table = b.weight("table", &[4, 2], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    let row = b.arena("row", &[1, 2]);
+    b.kernel("gather", Op::Gather { axis: 0 }, &[table, index], &[row], None);
+    let (graph, weights) = b.finish(&[x], &[row]);
+    let mut executable = WasmBackend.load_executable(&graph, &weights).unwrap();
+    let paths: Vec<String> = executable.report().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["binary Add", "reference", "reference"]);
+    assert_eq!(executable.warm_up().unwrap(), WarmUp { fast: 1, reference: 1, refused: 1 });
+    assert!(executable.arena.iter().all(|&v| v == 0.0), "the arena is not zeroed after the warm-up");
+    let y = executable.run(&[Tensor::new(&[1], &[-8.0f32]).unwrap()]).unwrap();
+    assert_eq!(y[0].to_vec::<f32>().unwrap(), [4.0, 5.0]);
+    let err = executable.run(&[Tensor::new(&[1], &[0.0f32]).unwrap()]).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
 }
 
 #[test]
