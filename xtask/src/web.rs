@@ -10,8 +10,9 @@
 //! | `simd128-threads/` | `+simd128,+atomics,+bulk-memory`, shared memory | `env.wasm.numThreads` > 1 where threads work (Node; a cross-origin isolated page) |
 //!
 //! Each `.wasm` goes through `wasm-bindgen --target web` (ESM glue that works in Node 20 and browsers; the CLI
-//! version must equal the pinned crate, 0.2.130), then `wasm-opt -O3` from the npm package `binaryen` when
-//! `web/node_modules` has it (`npm ci` in `web/`). Debian's wasm-opt breaks wasm-bindgen's output and is never used.
+//! version must equal the pinned crate, 0.2.130), then `wasm-opt -O3` (inlining into a single caller limited, see
+//! [`ONE_CALLER_INLINE_MAX`]) from the npm package `binaryen` when `web/node_modules` has it (`npm ci` in `web/`).
+//! Debian's wasm-opt breaks wasm-bindgen's output and is never used.
 //! The wrapper (`web/js/`: index.mjs, index.d.ts, cli.mjs, …) is copied beside them with a `package.json`.
 //!
 //! The threaded build needs a standard library compiled with atomics: `-Z build-std` (with `RUSTC_BOOTSTRAP=1` on
@@ -82,6 +83,14 @@ const FLAVORS: [Flavor; 3] = [
         threads: true,
     },
 ];
+
+/// The largest function (in Binaryen's IR nodes) that wasm-opt inlines into its only caller. Its default inlines
+/// every such function, which merged rustc's separate functions into a few of 90–275 KB (runner-fallback's op
+/// dispatch with every reference kernel in it, the load's future): V8 compiles a function whole, lazily at its first
+/// call and again optimized once it is hot, and TurboFan took 0.5–1.4 s of CPU for each of those, in the background
+/// during a model's first runs (Node 20 on 2 busy vCPUs: 4.6 s of optimizing compiles for SqueezeNet, 0.37 s with
+/// this limit, all done before the first run; the module grows 0.5%, steady runs are no slower).
+const ONE_CALLER_INLINE_MAX: &str = "200";
 
 /// The threaded module's memory: imported (every worker instantiates the module over the same memory), shared, and
 /// up to 4 GiB (the wasm32 limit: engines reserve address space, not memory). The TLS exports let wasm-bindgen give
@@ -161,6 +170,7 @@ pub fn web(args: WebArgs) -> Result<PathBuf> {
         if let Some(wasm_opt) = &wasm_opt {
             let status = Command::new(wasm_opt)
                 .arg("-O3")
+                .args(["--one-caller-inline-max-function-size", ONE_CALLER_INLINE_MAX])
                 .args(BASE_FEATURES)
                 .args(flavor.wasm_opt_features)
                 .arg(&module)
