@@ -84,7 +84,8 @@ export class InferenceSession {
   release(): Promise<void>;
 }
 
-/** Loads a bundle on the first backend of `options.backends` that works. */
+/** Loads a bundle on the first backend of `options.backends` that works. On the wasm backend the load ends with one
+ * run on zeros, so that the first real run is as fast as the ones after it. */
 export function load(bundle: Bundle, options?: LoadOptions): Promise<InferenceSession>;
 
 /** The backends tried when `load` is given none. */
