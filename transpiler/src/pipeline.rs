@@ -209,7 +209,15 @@ mod tests {
         assert_eq!(names("fallback", Some(Layout::ChannelsLast))[0], "layout");
         assert_eq!(
             names("webgpu-f16", None),
-            ["split-k", "matmul-layout", "split-large-weights", "f16-storage", "concat-views", "reshape-views"]
+            [
+                "winograd",
+                "split-k",
+                "matmul-layout",
+                "split-large-weights",
+                "f16-storage",
+                "concat-views",
+                "reshape-views"
+            ]
         );
     }
 
