@@ -70,6 +70,10 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Graph, ConvertErro
     bind::bind(&mut proto, &options.input_shapes, &options.dims)
         .map_err(|bind::BindError(detail)| ConvertError::ShapeBinding { file: file.clone(), detail })?;
     qdq::fuse(&mut proto);
+    // The declared output names, in order: tract labels outlets, and outputs that end up on one outlet (three empty
+    // splits folded to one constant) keep only the last label.
+    let output_names: Vec<String> =
+        proto.graph.as_ref().map(|g| g.output.iter().map(|o| o.name.clone()).collect()).unwrap_or_default();
     let dir = path.parent().and_then(Path::to_str);
     let mut model = guarded(|| {
         let parsed = onnx.parse(&proto, dir)?;
@@ -92,7 +96,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Graph, ConvertErro
     })
     .map_err(&onnx_err)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".to_string());
-    Lowering::new(&typed, &name, &file)?.run()
+    Lowering::new(&typed, &name, &file, output_names)?.run()
 }
 
 /// Runs `f`, turning both errors and panics into a message: the error's chain of causes on one line (`{:#}`), never
@@ -153,6 +157,8 @@ struct Lowering<'m> {
     graph: Graph,
     values: HashMap<OutletId, ValueId>,
     unsupported: BTreeMap<String, Vec<String>>,
+    /// The model's output names as the ONNX file declares them (used where there is one per output outlet).
+    output_names: Vec<String>,
 }
 
 /// Why one node could not be lowered: the op label for the grouped error.
@@ -165,13 +171,19 @@ fn unsupported<T>(what: impl Into<String>) -> Result<T, NotSupported> {
 }
 
 impl<'m> Lowering<'m> {
-    fn new(model: &'m TypedModel, name: &str, file: &str) -> Result<Lowering<'m>, ConvertError> {
+    fn new(
+        model: &'m TypedModel,
+        name: &str,
+        file: &str,
+        output_names: Vec<String>,
+    ) -> Result<Lowering<'m>, ConvertError> {
         Ok(Lowering {
             model,
             file: file.to_string(),
             graph: Graph::new(name),
             values: HashMap::new(),
             unsupported: BTreeMap::new(),
+            output_names,
         })
     }
 
@@ -210,11 +222,12 @@ impl<'m> Lowering<'m> {
             let ops = self.unsupported.into_iter().map(|(op, nodes)| Unsupported { op, nodes }).collect();
             return Err(ConvertError::UnsupportedOps { file: self.file, ops });
         }
-        for outlet in self.model.output_outlets().map_err(|e| onnx_err(format!("{e:#}")))? {
-            let name = self
-                .model
-                .outlet_label(*outlet)
-                .map(str::to_string)
+        let outlets = self.model.output_outlets().map_err(|e| onnx_err(format!("{e:#}")))?;
+        let declared = self.output_names.len() == outlets.len();
+        for (i, outlet) in outlets.iter().enumerate() {
+            let label = || self.model.outlet_label(*outlet).map(str::to_string);
+            let name = (declared.then(|| self.output_names[i].clone()))
+                .or_else(label)
                 .unwrap_or_else(|| self.model.node(outlet.node).name.clone());
             let value = *self.values.get(outlet).ok_or_else(|| onnx_err(format!("output `{name}` was not lowered")))?;
             self.graph.outputs.push((name, value));
