@@ -29,6 +29,51 @@ fn internal(pass: &str, detail: String) -> ConvertError {
     ConvertError::Internal { stage: format!("webgpu pass {pass}"), detail }
 }
 
+/// One 3×3 convolution (stride 1, pads 1) of `c` to `o` channels on a `[1, c, h, w]` input, weights of a fixed
+/// pattern, then `bias` and `extra` as constant inputs where given: the graph the convolution passes' tests rewrite.
+#[cfg(test)]
+fn conv3x3(
+    (c, o, h, w): (u64, u64, u64, u64),
+    bias: Option<Vec<f32>>,
+    extra: Option<wdnn_runner_core::Tensor>,
+    epilogue: Vec<wdnn_descriptor_spec::EpilogueStep>,
+) -> crate::ir::Graph {
+    use wdnn_descriptor_spec::{DType, Op};
+    use wdnn_runner_core::Tensor;
+    let mut g = crate::ir::Graph::new("t");
+    let x = g.add_value("x", DType::F32, &[1, c, h, w]);
+    g.inputs.push(x);
+    let weights: Vec<f32> = (0..(o * c * 9) as usize).map(|i| (((i * 7919) % 23) as f32 - 11.0) / 23.0).collect();
+    let mut inputs = vec![x, g.add_constant("w", Tensor::new(&[o, c, 3, 3], &weights).unwrap())];
+    if let Some(b) = bias {
+        inputs.push(g.add_constant("b", Tensor::new(&[o], &b).unwrap()));
+    }
+    if let Some(t) = extra {
+        inputs.push(g.add_constant("e", t));
+    }
+    let y = g.add_value("y", DType::F32, &[1, o, h, w]);
+    let op = Op::Conv {
+        group: 1,
+        strides: vec![1, 1],
+        dilations: vec![1, 1],
+        pads: vec![1, 1, 1, 1],
+        channels_last: false,
+        epilogue,
+    };
+    g.add_node("conv", op, &inputs, &[y]);
+    g.outputs.push(("y".into(), y));
+    g
+}
+
+/// The relative L2 distance of `a` from `b` (f32 tensors of one shape).
+#[cfg(test)]
+fn rel_l2(a: &wdnn_runner_core::Tensor, b: &wdnn_runner_core::Tensor) -> f64 {
+    let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+    let diff: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (diff / norm).sqrt()
+}
+
 /// Runs `graph` on `inputs` with the reference kernels: what the passes' tests compare before and after.
 #[cfg(test)]
 fn evaluate(graph: &crate::ir::Graph, inputs: &[wdnn_runner_core::Tensor]) -> Vec<wdnn_runner_core::Tensor> {

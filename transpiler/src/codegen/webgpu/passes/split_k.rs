@@ -158,40 +158,13 @@ fn split_conv(graph: &mut Graph, node: Node, parts: u64, out: &mut Vec<Node>) ->
 
 #[cfg(test)]
 mod tests {
+    use super::super::rel_l2;
     use super::*;
-    use wdnn_descriptor_spec::{BinaryFn, DType, UnaryFn};
+    use wdnn_descriptor_spec::{BinaryFn, UnaryFn};
 
     /// A 3×3 convolution of 512 channels on a 4×4 image (K = 4608, a GEMM of 16×16): far too few invocations.
     fn deep_conv(epilogue: Vec<EpilogueStep>, extra: Option<Tensor>) -> Graph {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, 512, 4, 4]);
-        g.inputs.push(x);
-        let w: Vec<f32> = (0..16 * 512 * 9).map(|i| (((i * 7919) % 23) as f32 - 11.0) / 23.0).collect();
-        let w = g.add_constant("w", Tensor::new(&[16, 512, 3, 3], &w).unwrap());
-        let b = g.add_constant("b", Tensor::new(&[16], &(0..16).map(|i| i as f32).collect::<Vec<_>>()).unwrap());
-        let mut inputs = vec![x, w, b];
-        if let Some(t) = extra {
-            inputs.push(g.add_constant("e", t));
-        }
-        let y = g.add_value("y", DType::F32, &[1, 16, 4, 4]);
-        let op = Op::Conv {
-            group: 1,
-            strides: vec![1, 1],
-            dilations: vec![1, 1],
-            pads: vec![1, 1, 1, 1],
-            channels_last: false,
-            epilogue,
-        };
-        g.add_node("conv", op, &inputs, &[y]);
-        g.outputs.push(("y".into(), y));
-        g
-    }
-
-    fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
-        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-        let diff: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-        let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-        (diff / norm).sqrt()
+        super::super::conv3x3((512, 16, 4, 4), Some((0..16).map(|i| i as f32).collect()), extra, epilogue)
     }
 
     #[test]

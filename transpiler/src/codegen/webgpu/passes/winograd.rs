@@ -261,37 +261,11 @@ mod tests {
     use super::*;
     use wdnn_descriptor_spec::UnaryFn;
 
-    fn conv3x3(c: u64, o: u64, h: u64, w: u64, bias: bool, epilogue: Vec<EpilogueStep>) -> Graph {
-        let mut g = Graph::new("t");
-        let x = g.add_value("x", DType::F32, &[1, c, h, w]);
-        g.inputs.push(x);
-        let n = (o * c * 9) as usize;
-        let wv: Vec<f32> = (0..n).map(|i| (((i * 7919) % 23) as f32 - 11.0) / 23.0).collect();
-        let wt = g.add_constant("w", Tensor::new(&[o, c, 3, 3], &wv).unwrap());
-        let mut inputs = vec![x, wt];
-        if bias {
-            let b = (0..o).map(|i| i as f32 / 8.0 - 1.0).collect::<Vec<_>>();
-            inputs.push(g.add_constant("b", Tensor::new(&[o], &b).unwrap()));
-        }
-        let y = g.add_value("y", DType::F32, &[1, o, h, w]);
-        let op = Op::Conv {
-            group: 1,
-            strides: vec![1, 1],
-            dilations: vec![1, 1],
-            pads: vec![1, 1, 1, 1],
-            channels_last: false,
-            epilogue,
-        };
-        g.add_node("conv", op, &inputs, &[y]);
-        g.outputs.push(("y".into(), y));
-        g
-    }
+    use super::super::rel_l2;
 
-    fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
-        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-        let diff: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-        let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-        (diff / norm).sqrt()
+    fn conv3x3(c: u64, o: u64, h: u64, w: u64, bias: bool, epilogue: Vec<EpilogueStep>) -> Graph {
+        let bias = bias.then(|| (0..o).map(|i| i as f32 / 8.0 - 1.0).collect());
+        super::super::conv3x3((c, o, h, w), bias, None, epilogue)
     }
 
     fn input(c: u64, h: u64, w: u64) -> Tensor {
