@@ -16,21 +16,6 @@ use wdnn_transpiler::{ConvertError, ConvertOptions};
 
 /// `(backend, case)` pairs a backend does not compute; every other case must match the formula.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    // WGSL has no 1-byte storage type: bool tensors have no kernels yet.
-    ("webgpu", "Not bool"),
-    ("webgpu", "IsNaN f32"),
-    ("webgpu", "IsInf { detect_positive: true, detect_negative: true } f32"),
-    ("webgpu", "IsInf { detect_positive: true, detect_negative: false } f32"),
-    ("webgpu", "Equal f32"),
-    ("webgpu", "Less f32"),
-    ("webgpu", "LessOrEqual f32"),
-    ("webgpu", "Greater f32"),
-    ("webgpu", "GreaterOrEqual f32"),
-    ("webgpu", "Equal i64"),
-    ("webgpu", "Less i64"),
-    ("webgpu", "And bool"),
-    ("webgpu", "Or bool"),
-    ("webgpu", "Xor bool"),
     // Integer Pow and i64 shifts are not generated.
     ("webgpu", "Pow i32"),
 ];

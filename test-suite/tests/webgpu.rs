@@ -226,3 +226,33 @@ fn generated_shaders_are_validated_by_naga() {
     assert!(err.contains("kernel `relu`") && err.contains("naga"), "{err}");
     assert!(wdnn_transpiler::codegen::webgpu::validate("fn main() { let x: f32 = 1u; }").is_err());
 }
+
+/// Sub-word values (bool, i8, u8, i16) of odd element counts, several to a 32-bit word and each next to another
+/// value in the arena: predicates, Not, Where, wrapping i8 arithmetic, Casts, Concat, Transpose and Pad match the
+/// reference backend exactly, byte for byte (the graph is the `packed` WGSL snapshot case).
+#[test]
+fn packed_sub_word_values_match_the_reference() {
+    let text = include_str!("../../transpiler/tests/in/packed.ir");
+    let graph = wdnn_transpiler::ir::text::parse(text).unwrap();
+    let options =
+        ConvertOptions { backends: vec!["webgpu".into(), "fallback".into()], zstd_level: 1, ..Default::default() };
+    let (files, _) = wdnn_transpiler::convert_ir(graph, text.as_bytes(), &options, |_| {}).unwrap();
+    let dir = scratch("packed");
+    wdnn_transpiler::write_bundle(&files, &dir).unwrap();
+    let (mut gpu, mut cpu) = (webgpu_session(&dir), fallback_session(&dir));
+    let a = Tensor::new(&[7], &[1.0f32, -2.0, 3.5, 0.0, 7.0, -1.0, 2.0]).unwrap();
+    let b = Tensor::new(&[7], &[0.5f32, -1.0, 3.5, 1.0, -7.0, -2.0, 9.0]).unwrap();
+    let q = Tensor::new(&[5], &[100i8, -128, 7, -1, 64]).unwrap();
+    let r = Tensor::new(&[5], &[100i8, -1, -9, 127, 3]).unwrap();
+    let m = Tensor::new(&[3, 5], &(0..15u8).map(|v| v * 17).collect::<Vec<_>>()).unwrap();
+    let inputs = [("a", a), ("b", b), ("q", q), ("r", r), ("m", m)];
+    let expected = cpu.run(&inputs).unwrap();
+    let actual = gpu.run(&inputs).unwrap();
+    assert_eq!(actual.len(), 7);
+    for ((name, a), (_, e)) in actual.iter().zip(&expected) {
+        assert_eq!((a.dtype(), a.shape()), (e.dtype(), e.shape()), "`{name}`");
+        assert_eq!(a.bytes(), e.bytes(), "`{name}` webgpu vs fallback");
+    }
+    // The i8 sums wrapped: 100 + 100 = -56, and -56 · 100 = -5600 ≡ 32 (mod 256).
+    assert_eq!(expected[2].1.to_vec::<f32>().unwrap()[0], 32.0);
+}

@@ -1,13 +1,14 @@
 //! Elementwise kernels: `Unary`, `Binary` and fused `Elementwise` chains (one invocation per output element, inputs
 //! read through broadcast index maps, one-element constants inlined as literals) on f32, the same on integers
-//! ([`integer`]: i32, u32, i64 as word pairs), and `Cast` between f32, i32, u32 and i64.
+//! ([`integer`]: i32, u32, i64 as word pairs), and `Cast` between f32, i32, u32 and i64; kernels with a sub-word or
+//! bool value or a predicate are [`packed`]'s.
 
 use std::fmt::Write;
 
 use wdnn_descriptor_spec::{DType, EpilogueStep, Op};
 
-use super::integer;
 use super::wgsl::{self, Binder, Ctx, Generated, no_kernel};
+use super::{integer, packed};
 use crate::codegen::NoKernel;
 
 const WG: u32 = 256;
@@ -20,6 +21,9 @@ pub(super) fn elementwise(ctx: &Ctx) -> Result<Generated, NoKernel> {
         Op::Elementwise { steps } => steps.clone(),
         other => no_kernel!("{} is not elementwise", other.name()),
     };
+    if packed::handles(ctx, &steps) {
+        return packed::elementwise(ctx, &steps);
+    }
     if ctx.output()?.dtype != DType::F32 {
         return integer_elementwise(ctx, &steps);
     }
@@ -120,6 +124,9 @@ fn integer_elementwise(ctx: &Ctx, steps: &[EpilogueStep]) -> Result<Generated, N
 /// `Cast` between f32, i32, u32 and i64. Between 32-bit types values move as `u32` words; i64 as `vec2<u32>`.
 pub(super) fn cast(ctx: &Ctx) -> Result<Generated, NoKernel> {
     let (x, out) = (ctx.input(0)?, ctx.output()?);
+    if packed::handles_cast(x.dtype, out.dtype) {
+        return packed::cast(ctx);
+    }
     if x.dtype == DType::I64 || out.dtype == DType::I64 {
         return cast_64(ctx);
     }

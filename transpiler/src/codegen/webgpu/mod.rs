@@ -25,6 +25,7 @@ pub mod f16;
 mod gemm;
 mod integer;
 mod movement;
+mod packed;
 pub mod passes;
 mod pool;
 mod reduce;
@@ -214,6 +215,7 @@ fn generate(ctx: &Ctx) -> Result<Generated, NoKernel> {
     match &ctx.kernel.op {
         Op::Unary { .. } | Op::Binary { .. } | Op::Elementwise { .. } => elementwise::elementwise(ctx),
         Op::Cast => elementwise::cast(ctx),
+        Op::Where => packed::where_(ctx),
         Op::Conv { .. } => conv::conv(ctx),
         Op::ConvTranspose { .. } => conv::conv_transpose(ctx),
         Op::MatMul { .. } => gemm::matmul(ctx),

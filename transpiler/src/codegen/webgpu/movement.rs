@@ -1,7 +1,8 @@
 //! Data movement: one invocation per output element reads the input element its index maps to (Reshape, Transpose,
 //! Slice, Expand, Tile, Pad, Gather, GatherElements), Concat into offsets of its output, and Resize through per-axis
 //! tap tables computed at convert time. Values move as 32-bit words (`u32`) or pairs of them (`vec2<u32>`), so any
-//! 4- or 8-byte dtype works.
+//! 4- or 8-byte dtype works; 1- and 2-byte dtypes are read from their lanes and written a whole word per invocation
+//! ([`packed`]).
 
 #![allow(clippy::needless_range_loop)] // parallel per-axis arrays read clearest by axis index
 
@@ -9,6 +10,7 @@ use std::fmt::Write;
 
 use wdnn_descriptor_spec::{DType, Op, PadMode, ResizeMode, shape};
 
+use super::packed;
 use super::wgsl::{self, Binder, Ctx, Generated, no_kernel, u};
 use crate::codegen::NoKernel;
 
@@ -16,11 +18,7 @@ const WG: u32 = 256;
 
 /// The word type of a dtype.
 fn word(dtype: DType) -> Result<&'static str, NoKernel> {
-    match dtype.size() {
-        4 => Ok("u32"),
-        8 => Ok("vec2<u32>"),
-        _ => no_kernel!("{dtype} data (values move as 4- or 8-byte words)"),
-    }
+    packed::bits_binding(dtype)
 }
 
 /// `let c{a} = …;` for every axis of `shape`, from the flat index `i`.
@@ -53,7 +51,12 @@ fn pad_word(dtype: DType, value: f64) -> Result<String, NoKernel> {
             let b = value as u64;
             format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
         }
-        other => no_kernel!("a constant Pad of {other} data"),
+        DType::Bool => format!("{}u", (value != 0.0) as u32),
+        DType::I8 => format!("{}u", value as i8 as u8),
+        DType::U8 => format!("{}u", value as u8),
+        DType::I16 => format!("{}u", value as i16 as u16),
+        DType::U16 => format!("{}u", value as u16),
+        DType::F16 => format!("{}u", half::f16::from_f64(value).to_bits()),
     })
 }
 
@@ -67,6 +70,8 @@ pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
     let rank = out.shape.len();
     let ist = shape::strides(&x.shape);
     let mut extra = String::new();
+    // A packed Pad's (inside, constant): the element is the constant outside.
+    let mut pad_guard: Option<(String, String)> = None;
     // Slots bound: only the data, except for Gather's indices.
     let mut skip: Vec<usize> = (1..ctx.kernel.inputs.len()).collect();
     let body = match &ctx.kernel.op {
@@ -135,7 +140,9 @@ pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
                 }
                 terms.push(format!("u32(p{a}) * {}", u(ist[a])));
             }
-            if !inside.is_empty() {
+            if !inside.is_empty() && packed::is_packed(out.dtype) {
+                pad_guard = Some((inside.join(" && "), pad_word(out.dtype, *value)?));
+            } else if !inside.is_empty() {
                 let _ = writeln!(
                     s,
                     "    if (!({})) {{\n        OUT[i] = {};\n        return;\n    }}",
@@ -208,6 +215,22 @@ pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
         b.set_type(1, t);
     }
     let body = body.replace("OUT", &b.out()).replace("IDX", &b.input(1));
+    if packed::is_packed(out.dtype) {
+        let mut element = body;
+        match pad_guard {
+            Some((inside, constant)) => {
+                let _ = writeln!(
+                    element,
+                    "    let inside = {inside};\n    let sj = select(0u, src, inside);\n    let v = select({constant}, {}, inside);",
+                    packed::load(out.dtype, &b.input(0), "sj", true)
+                );
+            }
+            None => {
+                let _ = writeln!(element, "    let v = {};", packed::load(out.dtype, &b.input(0), "src", true));
+            }
+        }
+        return packed::assemble(ctx, &b, out.dtype, out.numel(), &element, true);
+    }
     let (dispatch, head) = wgsl::linear(out.numel(), WG);
     let mut s = b.decls();
     s.push('\n');
@@ -230,6 +253,9 @@ pub(super) fn concat(ctx: &Ctx, axis: u32) -> Result<Generated, NoKernel> {
     let inner = wgsl::numel(&out.shape[axis + 1..]);
     let total = out.shape[axis];
     let b = Binder::new(ctx, &[], elem)?;
+    if packed::is_packed(out.dtype) {
+        return concat_packed(ctx, &b, axis, inner);
+    }
     let (dispatch, head) = wgsl::linear(out.numel(), WG);
     let mut s = b.decls();
     s.push('\n');
@@ -270,6 +296,46 @@ pub(super) fn concat(ctx: &Ctx, axis: u32) -> Result<Generated, NoKernel> {
     }
     s.push_str("}\n");
     Ok(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+}
+
+/// Concat of a packed dtype: each element picks its input by its position along the axis; whole words are written.
+fn concat_packed(ctx: &Ctx, b: &Binder, axis: usize, inner: u64) -> Result<Generated, NoKernel> {
+    let out = ctx.output()?;
+    let total = out.shape[axis];
+    let mut s = format!(
+        "    let outer = i / {};\n    let ax = (i / {}) % {};\n    let r = i % {};\n    var v = 0u;\n",
+        u(total * inner),
+        u(inner),
+        u(total),
+        u(inner)
+    );
+    let mut offset = 0u64;
+    let mut branches = Vec::new();
+    for slot in 0..ctx.kernel.inputs.len() {
+        let t = ctx.input(slot)?;
+        if t.dtype != out.dtype || t.shape.len() != out.shape.len() {
+            no_kernel!("a Concat of {} {:?} into {} {:?}", t.dtype, t.shape, out.dtype, out.shape);
+        }
+        let a = t.shape[axis];
+        if a == 0 {
+            continue;
+        }
+        let j = format!("j{slot}");
+        branches.push(format!(
+            "if (ax < {}) {{\n        let {j} = (outer * {} + ax - {}) * {} + r;\n        v = {};\n    }}",
+            u(offset + a),
+            u(a),
+            u(offset),
+            u(inner),
+            packed::load(out.dtype, &b.input(slot), &j, true)
+        ));
+        offset += a;
+    }
+    if offset != total {
+        no_kernel!("a Concat whose inputs add up to {offset} of {total} along axis {axis}");
+    }
+    let _ = writeln!(s, "    {}", branches.join(" else "));
+    packed::assemble(ctx, b, out.dtype, out.numel(), &s, true)
 }
 
 /// Per output index of one axis: the (input index, weight) taps, exactly as the reference computes them. Cubic is
