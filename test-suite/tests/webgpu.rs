@@ -228,8 +228,8 @@ fn generated_shaders_are_validated_by_naga() {
 }
 
 /// Sub-word values (bool, i8, u8, i16) of odd element counts, several to a 32-bit word and each next to another
-/// value in the arena: predicates, Not, Where, wrapping i8 arithmetic, Casts, Concat, Transpose and Pad match the
-/// reference backend exactly, byte for byte (the graph is the `packed` WGSL snapshot case).
+/// value in the arena: predicates, Not, Where, wrapping i8 arithmetic, Casts, Concat, Transpose, Pad, GatherND and
+/// BitCast match the reference backend exactly, byte for byte (the graph is the `packed` WGSL snapshot case).
 #[test]
 fn packed_sub_word_values_match_the_reference() {
     let text = include_str!("../../transpiler/tests/in/packed.ir");
@@ -248,7 +248,7 @@ fn packed_sub_word_values_match_the_reference() {
     let inputs = [("a", a), ("b", b), ("q", q), ("r", r), ("m", m)];
     let expected = cpu.run(&inputs).unwrap();
     let actual = gpu.run(&inputs).unwrap();
-    assert_eq!(actual.len(), 7);
+    assert_eq!(actual.len(), 9);
     for ((name, a), (_, e)) in actual.iter().zip(&expected) {
         assert_eq!((a.dtype(), a.shape()), (e.dtype(), e.shape()), "`{name}`");
         assert_eq!(a.bytes(), e.bytes(), "`{name}` webgpu vs fallback");

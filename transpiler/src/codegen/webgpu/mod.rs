@@ -206,8 +206,14 @@ impl Target for WebGpu {
 /// The shader for one descriptor kernel, or why this target has none.
 fn generate(ctx: &Ctx) -> Result<Generated, NoKernel> {
     use wdnn_descriptor_spec::Op;
-    if ctx.kernel.outputs.iter().any(|&o| ctx.tensors.get(o as usize).is_none_or(|t| t.numel() == 0)) {
-        no_kernel!("an output with no elements");
+    let empty = |o: &u32| ctx.tensors.get(*o as usize).map(|t| t.numel() == 0);
+    if !ctx.kernel.outputs.is_empty() && ctx.kernel.outputs.iter().all(|o| empty(o) == Some(true)) {
+        // Nothing to write: a shader that binds nothing, never dispatched (the runner skips a zero dispatch).
+        let source = format!("{}}}\n", wgsl::entry([1, 1, 1]));
+        return Ok(Generated { source, workgroup_size: [1, 1, 1], dispatch: [0, 0, 0], bindings: vec![] });
+    }
+    if ctx.kernel.outputs.iter().any(|o| empty(o) != Some(false)) {
+        no_kernel!("an output with no elements beside outputs with some");
     }
     if ctx.kernel.op.channels_last() {
         no_kernel!("NHWC activations (this target's kernels are NCHW)");
@@ -216,6 +222,7 @@ fn generate(ctx: &Ctx) -> Result<Generated, NoKernel> {
         Op::Unary { .. } | Op::Binary { .. } | Op::Elementwise { .. } => elementwise::elementwise(ctx),
         Op::Cast => elementwise::cast(ctx),
         Op::Where => packed::where_(ctx),
+        Op::BitCast => packed::bitcast(ctx),
         Op::Conv { .. } => conv::conv(ctx),
         Op::ConvTranspose { .. } => conv::conv_transpose(ctx),
         Op::MatMul { .. } => gemm::matmul(ctx),
@@ -231,7 +238,8 @@ fn generate(ctx: &Ctx) -> Result<Generated, NoKernel> {
         | Op::Tile
         | Op::Pad { .. }
         | Op::Gather { .. }
-        | Op::GatherElements { .. } => movement::index_map(ctx),
+        | Op::GatherElements { .. }
+        | Op::GatherNd { .. } => movement::index_map(ctx),
         Op::Concat { axis } => movement::concat(ctx, *axis),
         Op::Resize { .. } => movement::resize(ctx),
         _ => no_kernel!("no WGSL generator for this op"),

@@ -1,5 +1,5 @@
 //! Data movement: one invocation per output element reads the input element its index maps to (Reshape, Transpose,
-//! Slice, Expand, Tile, Pad, Gather, GatherElements), Concat into offsets of its output, and Resize through per-axis
+//! Slice, Expand, Tile, Pad, Gather, GatherElements, GatherND), Concat into offsets of its output, and Resize through per-axis
 //! tap tables computed at convert time. Values move as 32-bit words (`u32`) or pairs of them (`vec2<u32>`), so any
 //! 4- or 8-byte dtype works; 1- and 2-byte dtypes are read from their lanes and written a whole word per invocation
 //! ([`packed`]).
@@ -203,6 +203,42 @@ pub(super) fn index_map(ctx: &Ctx) -> Result<Generated, NoKernel> {
                     )
                     .collect();
                 let _ = writeln!(s, "    let src = {};", terms.join(" + "));
+            }
+            extra = "IDX".into();
+            s
+        }
+        Op::GatherNd { batch_dims } => {
+            // out = indices[..-1] + data[b + m..]: each index tuple of `m` entries picks a slice of data.
+            let idx = ctx.input(1)?;
+            let b = *batch_dims as usize;
+            let Some((&m, tuples)) = idx.shape.split_last() else { no_kernel!("GatherND indices of rank 0") };
+            let m = m as usize;
+            if b >= idx.shape.len() || b + m > x.shape.len() || x.shape[..b] != idx.shape[..b] {
+                no_kernel!("a GatherND of {:?} by indices {:?} with batch_dims {b}", x.shape, idx.shape);
+            }
+            let inner = wgsl::numel(&x.shape[b + m..]).max(1);
+            let per_batch = wgsl::numel(&tuples[b..]).max(1);
+            let batch_stride = if b == 0 { 0 } else { ist[b - 1] };
+            skip.retain(|&s| s != 1);
+            let mut s = format!(
+                "    let t = i / {};\n    var src = (t / {}) * {} + i % {};\n",
+                u(inner),
+                u(per_batch),
+                u(batch_stride),
+                u(inner)
+            );
+            for j in 0..m {
+                let read = match idx.dtype {
+                    DType::I64 => format!("i32(IDX[t * {m}u + {j}u].x)"),
+                    DType::I32 => format!("i32(IDX[t * {m}u + {j}u])"),
+                    other => no_kernel!("{other} indices (i32 and i64 only)"),
+                };
+                let d = x.shape[b + j] as i64;
+                let _ = writeln!(
+                    s,
+                    "    var g{j} = {read};\n    g{j} = select(g{j}, g{j} + {d}i, g{j} < 0i);\n    src = src + u32(g{j}) * {};",
+                    u(ist[b + j])
+                );
             }
             extra = "IDX".into();
             s

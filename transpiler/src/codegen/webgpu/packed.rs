@@ -393,3 +393,23 @@ pub(super) fn cast(ctx: &Ctx) -> Result<Generated, NoKernel> {
     let g = assemble(ctx, &b, out.dtype, out.numel(), &body, false)?;
     Ok(Generated { source: integer::with_helpers(&g.source), ..g })
 }
+
+/// `BitCast`: the input's bytes as the output's dtype. Both are dense little-endian with one byte size, so the
+/// output's words are the input's: copied word for word (a part-full tail word carries the input's padding into
+/// the output's, bytes no tensor owns).
+pub(super) fn bitcast(ctx: &Ctx) -> Result<Generated, NoKernel> {
+    let (x, out) = (ctx.input(0)?, ctx.output()?);
+    if x.byte_size() != out.byte_size() {
+        no_kernel!("a BitCast of {} bytes into {} bytes", x.byte_size(), out.byte_size());
+    }
+    let words = out.byte_size().div_ceil(4);
+    wgsl::fits_u32(&[words])?;
+    let b = Binder::new(ctx, &[], "u32")?;
+    let (dispatch, head) = wgsl::linear(words, WG);
+    let mut s = b.decls();
+    s.push('\n');
+    s.push_str(&wgsl::entry([WG, 1, 1]));
+    s.push_str(&head);
+    let _ = writeln!(s, "    {}[i] = {}[i];\n}}", b.out(), b.input(0));
+    Ok(Generated { source: s, workgroup_size: [WG, 1, 1], dispatch, bindings: b.bindings() })
+}

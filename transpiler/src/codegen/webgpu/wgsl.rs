@@ -186,6 +186,16 @@ const HELPERS: &[(&str, &str)] = &[
         "fn wd_erf(x: f32) -> f32 {\n    let a = abs(x);\n    let t = 1.0 / (1.0 + 0.3275911 * a);\n    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);\n    return select(-y, y, x >= 0.0);\n}\n",
     ),
     ("wd_softplus(", "fn wd_softplus(x: f32) -> f32 {\n    return select(log(1.0 + exp(x)), x, x > 20.0);\n}\n"),
+    // `Mod` and `FMod` (the reference's `%`, then the floor adjustment): an infinite divisor of a finite dividend
+    // leaves the dividend (the quotient formula would give NaN from inf · 0).
+    (
+        "wd_fmod(",
+        "fn wd_fmod(a: f32, b: f32) -> f32 {\n    if ((bitcast<u32>(b) & 0x7fffffffu) == 0x7f800000u && (bitcast<u32>(a) & 0x7fffffffu) < 0x7f800000u) {\n        return a;\n    }\n    return a - b * trunc(a / b);\n}\n",
+    ),
+    (
+        "wd_mod(",
+        "fn wd_mod(a: f32, b: f32) -> f32 {\n    if ((bitcast<u32>(b) & 0x7fffffffu) == 0x7f800000u && (bitcast<u32>(a) & 0x7fffffffu) < 0x7f800000u) {\n        return select(a, b, a != 0.0 && ((a < 0.0) != (b < 0.0)));\n    }\n    return a - b * floor(a / b);\n}\n",
+    ),
     ("wd_tanh(", "fn wd_tanh(x: f32) -> f32 {\n    return tanh(clamp(x, -15.0, 15.0));\n}\n"),
     (
         "wd_pow(",
@@ -293,8 +303,8 @@ pub(crate) fn binary(fun: BinaryFn, a: &str, b: &str) -> Result<String, NoKernel
         Pow => format!("wd_pow({a}, {b})"),
         Max => format!("max({a}, {b})"),
         Min => format!("min({a}, {b})"),
-        Mod => format!("({a} - {b} * floor({a} / {b}))"),
-        FMod => format!("({a} - {b} * trunc({a} / {b}))"),
+        Mod => format!("wd_mod({a}, {b})"),
+        FMod => format!("wd_fmod({a}, {b})"),
         PRelu => format!("select({a} * {b}, {a}, {a} >= 0.0)"),
         _ => no_kernel!("the binary function {fun:?} is not generated in WGSL (f32 arithmetic only)"),
     })

@@ -46,6 +46,13 @@
 //   @binding(0) `mp` read_write
 //   @binding(1) `neg3` read
 //   @binding(2) `eq` read_write
+// kernel `gn` (GatherNd): shader 13 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
+//   @binding(0) `nt` read_write
+//   @binding(1) `nd` read
+//   @binding(2) `gn` read_write
+// kernel `bc` (BitCast): shader 14 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
+//   @binding(0) `qm` read_write
+//   @binding(1) `bc` read_write
 
 // ---- shader 0 ----
 @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
@@ -377,5 +384,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
     }
     b2[w] = word;
+}
+
+
+// ---- shader 13 ----
+@group(0) @binding(0) var<storage, read_write> b0: array<u32>;
+@group(0) @binding(1) var<storage, read> b1: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> b2: array<u32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let w = (wid.y * 1u + wid.x) * 256u + li;
+    if (w >= 1u) {
+        return;
+    }
+    var word = 0u;
+    for (var l = 0u; l < 4u; l++) {
+        let i = w * 4u + l;
+        if (i < 3u) {
+            let t = i / 1u;
+            var src = (t / 3u) * 0u + i % 1u;
+            var g0 = i32(b1[t * 1u + 0u].x);
+            g0 = select(g0, g0 + 7i, g0 < 0i);
+            src = src + u32(g0) * 1u;
+            let v = extractBits(b0[src >> 2u], (src & 3u) * 8u, 8u);
+            word = word | ((bitcast<u32>(v) & 0xffu) << (l * 8u));
+        }
+    }
+    b2[w] = word;
+}
+
+
+// ---- shader 14 ----
+@group(0) @binding(0) var<storage, read_write> b0: array<u32>;
+@group(0) @binding(1) var<storage, read_write> b1: array<u32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + li;
+    if (i >= 2u) {
+        return;
+    }
+    b1[i] = b0[i];
 }
 
