@@ -16,7 +16,7 @@ use wdnn_transpiler::{ConvertError, ConvertOptions};
 
 /// `(backend, case)` pairs a backend does not compute; every other case must match the formula.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    // Integer Pow and i64 shifts are not generated.
+    // Integer Pow is not generated.
     ("webgpu", "Pow i32"),
 ];
 

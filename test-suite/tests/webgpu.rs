@@ -229,7 +229,8 @@ fn generated_shaders_are_validated_by_naga() {
 
 /// Sub-word values (bool, i8, u8, i16) of odd element counts, several to a 32-bit word and each next to another
 /// value in the arena: predicates, Not, Where, wrapping i8 arithmetic, Casts, Concat, Transpose, Pad, GatherND and
-/// BitCast match the reference backend exactly, byte for byte (the graph is the `packed` WGSL snapshot case).
+/// BitCast (and i64 shifts, a u64 division) match the reference backend exactly, byte for byte (the graph is the
+/// `packed` WGSL snapshot case).
 #[test]
 fn packed_sub_word_values_match_the_reference() {
     let text = include_str!("../../transpiler/tests/in/packed.ir");
@@ -245,10 +246,12 @@ fn packed_sub_word_values_match_the_reference() {
     let q = Tensor::new(&[5], &[100i8, -128, 7, -1, 64]).unwrap();
     let r = Tensor::new(&[5], &[100i8, -1, -9, 127, 3]).unwrap();
     let m = Tensor::new(&[3, 5], &(0..15u8).map(|v| v * 17).collect::<Vec<_>>()).unwrap();
-    let inputs = [("a", a), ("b", b), ("q", q), ("r", r), ("m", m)];
+    let k = Tensor::new(&[4], &[-5i64, -(1 << 50) - 3, 7, 9]).unwrap();
+    let uk = Tensor::new(&[4], &[u64::MAX, 0xdead_beef_0123_4567, 5, 77]).unwrap();
+    let inputs = [("a", a), ("b", b), ("q", q), ("r", r), ("m", m), ("k", k), ("uk", uk)];
     let expected = cpu.run(&inputs).unwrap();
     let actual = gpu.run(&inputs).unwrap();
-    assert_eq!(actual.len(), 9);
+    assert_eq!(actual.len(), 12);
     for ((name, a), (_, e)) in actual.iter().zip(&expected) {
         assert_eq!((a.dtype(), a.shape()), (e.dtype(), e.shape()), "`{name}`");
         assert_eq!(a.bytes(), e.bytes(), "`{name}` webgpu vs fallback");

@@ -1,6 +1,6 @@
 //! Integer arithmetic in WGSL, for the shape and index computations exported models run at inference time
-//! (`sr * 2`, a length cast to float): i32 and u32 natively, i64 emulated on pairs of 32-bit words
-//! (`vec2<u32>`, low word first, two's complement), which is its layout in the arena, so no narrowing or range
+//! (`sr * 2`, a length cast to float): i32 and u32 natively, i64 and u64 emulated on pairs of 32-bit words
+//! (`vec2<u32>`, low word first, two's complement), which is their layout in the arena, so no narrowing or range
 //! assumption is needed. The semantics are the reference runner's: arithmetic wraps, integer division truncates
 //! toward zero, a zero divisor gives 0, `Cast` truncates floats toward zero and saturates, integers wrap.
 
@@ -14,8 +14,8 @@ pub(crate) fn value_type(dtype: DType) -> Result<&'static str, NoKernel> {
     match dtype {
         DType::I32 => Ok("i32"),
         DType::U32 => Ok("u32"),
-        DType::I64 => Ok("vec2<u32>"),
-        other => no_kernel!("{other} arithmetic (f32, i32, u32 and i64 only)"),
+        DType::I64 | DType::U64 => Ok("vec2<u32>"),
+        other => no_kernel!("{other} arithmetic (f32, i32, u32, i64 and u64 only)"),
     }
 }
 
@@ -28,7 +28,11 @@ pub(crate) fn literal(dtype: DType, v: f64) -> Result<String, NoKernel> {
             let b = v as i64 as u64;
             format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
         }
-        other => no_kernel!("{other} arithmetic (f32, i32, u32 and i64 only)"),
+        DType::U64 => {
+            let b = v as u64;
+            format!("vec2<u32>({}u, {}u)", b as u32, (b >> 32) as u32)
+        }
+        other => no_kernel!("{other} arithmetic (f32, i32, u32, i64 and u64 only)"),
     })
 }
 
@@ -63,6 +67,12 @@ pub(crate) fn unary(fun: UnaryFn, dtype: DType, x: &str) -> Result<String, NoKer
         ),
         (DType::I64, BitwiseNot) => format!("(~{x})"),
         (DType::I64, Clip { min, max }) => clip(min, max, &|a, b| format!("wd_i64_lt({a}, {b})"))?,
+        (DType::U64, Abs | Relu) => x.to_string(),
+        (DType::U64, Neg) => format!("wd_i64_neg({x})"),
+        (DType::U64, Square) => format!("wd_i64_mul({x}, {x})"),
+        (DType::U64, Sign) => format!("select(vec2<u32>(0u, 0u), vec2<u32>(1u, 0u), any({x} != vec2<u32>(0u, 0u)))"),
+        (DType::U64, BitwiseNot) => format!("(~{x})"),
+        (DType::U64, Clip { min, max }) => clip(min, max, &|a, b| format!("wd_u64_lt({a}, {b})"))?,
         _ => no_kernel!("the unary function {fun:?} on {dtype} is not generated in WGSL"),
     })
 }
@@ -101,6 +111,18 @@ pub(crate) fn binary(fun: BinaryFn, dtype: DType, a: &str, b: &str) -> Result<St
         (DType::I64, Max) => format!("select({b}, {a}, wd_i64_lt({b}, {a}))"),
         (DType::I64, Min) => format!("select({b}, {a}, wd_i64_lt({a}, {b}))"),
         (DType::I64, PRelu) => format!("select({a}, wd_i64_mul({a}, {b}), wd_i64_is_neg({a}))"),
+        (DType::I64, BitShiftLeft) => format!("wd_u64_shl({a}, {b})"),
+        (DType::I64, BitShiftRight) => format!("wd_i64_sar({a}, {b})"),
+        (DType::U64, Add) => format!("wd_i64_add({a}, {b})"),
+        (DType::U64, Sub) => format!("wd_i64_sub({a}, {b})"),
+        (DType::U64, Mul) => format!("wd_i64_mul({a}, {b})"),
+        (DType::U64, Div) => format!("wd_u64_divmod({a}, {b}).q"),
+        (DType::U64, Mod | FMod) => format!("wd_u64_divmod({a}, {b}).r"),
+        (DType::U64, Max) => format!("select({b}, {a}, wd_u64_lt({b}, {a}))"),
+        (DType::U64, Min) => format!("select({b}, {a}, wd_u64_lt({a}, {b}))"),
+        (DType::U64, PRelu) => a.to_string(),
+        (DType::U64, BitShiftLeft) => format!("wd_u64_shl({a}, {b})"),
+        (DType::U64, BitShiftRight) => format!("wd_u64_shr({a}, {b})"),
         _ => no_kernel!("the binary function {fun:?} on {dtype} is not generated in WGSL"),
     })
 }
@@ -168,6 +190,35 @@ const HELPERS: &[(&str, &str, &[&str])] = &[
         &["wd_i64_sub("],
     ),
     (
+        "wd_u64_lt(",
+        "fn wd_u64_lt(a: vec2<u32>, b: vec2<u32>) -> bool {\n    if (a.y != b.y) {\n        return a.y < b.y;\n    }\n    return a.x < b.x;\n}\n",
+        &[],
+    ),
+    (
+        // Unsigned long division of the full 64 bits: a remainder shifted past 2^64 (its top bit was set) exceeds
+        // the divisor, and the wrapping subtraction gives it exactly. A zero divisor gives 0 and 0.
+        "wd_u64_divmod(",
+        "struct WdUqr {\n    q: vec2<u32>,\n    r: vec2<u32>,\n}\n\nfn wd_u64_divmod(n: vec2<u32>, d: vec2<u32>) -> WdUqr {\n    var q = vec2<u32>(0u, 0u);\n    var r = vec2<u32>(0u, 0u);\n    if (d.x == 0u && d.y == 0u) {\n        return WdUqr(q, r);\n    }\n    for (var k = 0u; k < 64u; k = k + 1u) {\n        let bit = 63u - k;\n        let w = select(n.x, n.y, bit >= 32u);\n        let carry = (r.y >> 31u) != 0u;\n        r = vec2<u32>((r.x << 1u) | ((w >> (bit & 31u)) & 1u), (r.y << 1u) | (r.x >> 31u));\n        if (carry || r.y > d.y || (r.y == d.y && r.x >= d.x)) {\n            r = wd_i64_sub(r, d);\n            if (bit >= 32u) {\n                q.y = q.y | (1u << (bit & 31u));\n            } else {\n                q.x = q.x | (1u << bit);\n            }\n        }\n    }\n    return WdUqr(q, r);\n}\n",
+        &["wd_i64_sub("],
+    ),
+    (
+        // ONNX BitShift on u64: a shift by 64 or more leaves 0.
+        "wd_u64_shl(",
+        "fn wd_u64_shl(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {\n    if (b.y != 0u || b.x >= 64u) {\n        return vec2<u32>(0u, 0u);\n    }\n    if (b.x >= 32u) {\n        return vec2<u32>(0u, a.x << (b.x - 32u));\n    }\n    if (b.x == 0u) {\n        return a;\n    }\n    return vec2<u32>(a.x << b.x, (a.y << b.x) | (a.x >> (32u - b.x)));\n}\n",
+        &[],
+    ),
+    (
+        "wd_u64_shr(",
+        "fn wd_u64_shr(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {\n    if (b.y != 0u || b.x >= 64u) {\n        return vec2<u32>(0u, 0u);\n    }\n    if (b.x >= 32u) {\n        return vec2<u32>(a.y >> (b.x - 32u), 0u);\n    }\n    if (b.x == 0u) {\n        return a;\n    }\n    return vec2<u32>((a.x >> b.x) | (a.y << (32u - b.x)), a.y >> b.x);\n}\n",
+        &[],
+    ),
+    (
+        // Arithmetic: a shift out of range (negative, or 64 or more) gives the sign fill.
+        "wd_i64_sar(",
+        "fn wd_i64_sar(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {\n    let fill = select(0u, 0xffffffffu, wd_i64_is_neg(a));\n    if (b.y != 0u || b.x >= 64u) {\n        return vec2<u32>(fill, fill);\n    }\n    if (b.x >= 32u) {\n        return vec2<u32>(bitcast<u32>(bitcast<i32>(a.y) >> (b.x - 32u)), fill);\n    }\n    if (b.x == 0u) {\n        return a;\n    }\n    return vec2<u32>((a.x >> b.x) | (a.y << (32u - b.x)), bitcast<u32>(bitcast<i32>(a.y) >> b.x));\n}\n",
+        &["wd_i64_is_neg("],
+    ),
+    (
         "wd_i64_div(",
         "fn wd_i64_div(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {\n    let q = wd_u63_divmod(wd_i64_abs(a), wd_i64_abs(b)).q;\n    return select(q, wd_i64_neg(q), wd_i64_is_neg(a) != wd_i64_is_neg(b));\n}\n",
         &["wd_u63_divmod(", "wd_i64_abs(", "wd_i64_neg(", "wd_i64_is_neg("],
@@ -226,9 +277,12 @@ mod tests {
 
     #[test]
     fn helpers_bring_their_callees_and_validate() {
-        let body = "@compute @workgroup_size(1)\nfn main() {\n    let a = vec2<u32>(3u, 0u);\n    let m = wd_i64_mod(a, a);\n    let f = wd_i64_to_f32(wd_i64_div(a, wd_f32_to_i64(2.5)));\n    let g = wd_i32_mod(3i, 2i);\n}\n";
+        let body = "@compute @workgroup_size(1)\nfn main() {\n    let a = vec2<u32>(3u, 0u);\n    let m = wd_i64_mod(a, a);\n    let f = wd_i64_to_f32(wd_i64_div(a, wd_f32_to_i64(2.5)));\n    let g = wd_i32_mod(3i, 2i);\n    let u = wd_u64_shr(wd_u64_shl(wd_u64_divmod(a, a).r, a), a);\n    let c = wd_u64_lt(u, wd_i64_sar(a, a));\n}\n";
         let source = with_helpers(body);
-        for name in ["fn wd_i64_fmod(", "fn wd_u63_divmod(", "fn wd_i64_abs(", "fn wd_i64_sub(", "fn wd_i64_add("] {
+        for name in ["fn wd_i64_fmod(", "fn wd_u63_divmod(", "fn wd_i64_abs(", "fn wd_i64_sub(", "fn wd_i64_add("]
+            .into_iter()
+            .chain(["fn wd_u64_divmod(", "fn wd_u64_shl(", "fn wd_u64_shr(", "fn wd_u64_lt(", "fn wd_i64_sar("])
+        {
             assert!(source.contains(name), "{name} missing");
         }
         assert!(!source.contains("fn wd_i64_mul("));

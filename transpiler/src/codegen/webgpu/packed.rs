@@ -46,8 +46,8 @@ fn compute(dtype: DType) -> Result<&'static str, NoKernel> {
         DType::F32 | DType::F16 => "f32",
         DType::I32 | DType::I16 | DType::I8 => "i32",
         DType::U32 | DType::U16 | DType::U8 | DType::Bool => "u32",
-        DType::I64 => "vec2<u32>",
-        other => no_kernel!("{other} values (f32, f16, bool and integers up to 32 bits, and i64)"),
+        DType::I64 | DType::U64 => "vec2<u32>",
+        other => no_kernel!("{other} values (f32, f16, bool and integers)"),
     })
 }
 
@@ -249,6 +249,11 @@ fn binary(fun: BinaryFn, dtype: DType, a: &str, b: &str) -> Result<(String, DTyp
             (DType::I64, Greater) => as_bool(&format!("wd_i64_lt({b}, {a})")),
             (DType::I64, LessOrEqual) => format!("select(1u, 0u, wd_i64_lt({b}, {a}))"),
             (DType::I64, _) => format!("select(1u, 0u, wd_i64_lt({a}, {b}))"),
+            (DType::U64, Equal) => as_bool(&format!("all({a} == {b})")),
+            (DType::U64, Less) => as_bool(&format!("wd_u64_lt({a}, {b})")),
+            (DType::U64, Greater) => as_bool(&format!("wd_u64_lt({b}, {a})")),
+            (DType::U64, LessOrEqual) => format!("select(1u, 0u, wd_u64_lt({b}, {a}))"),
+            (DType::U64, _) => format!("select(1u, 0u, wd_u64_lt({a}, {b}))"),
             _ => {
                 compute(dtype)?;
                 as_bool(&format!("{a} {op} {b}"))
@@ -362,11 +367,12 @@ fn convert(from: DType, to: DType, x: &str) -> Result<String, NoKernel> {
             "u32" => as_bool(&format!("{x} != 0u")),
             _ => as_bool(&format!("any({x} != vec2<u32>(0u, 0u))")),
         },
+        (DType::U64, DType::F32 | DType::F16) | (DType::F32 | DType::F16, DType::U64) => return Err(fail()),
         (DType::I64, DType::F32 | DType::F16) => format!("wd_i64_to_f32({x})"),
         (_, DType::F32 | DType::F16) => format!("f32({x})"),
         (DType::F32 | DType::F16, DType::I64) => format!("wd_f32_to_i64({x})"),
-        (_, DType::I64) => integer::cast(wide(from), DType::I64, x).ok_or_else(fail)?,
-        (DType::I64, _) => format!("bitcast<{}>({x}.x)", compute(to)?),
+        (_, DType::I64 | DType::U64) => integer::cast(wide(from), DType::I64, x).ok_or_else(fail)?,
+        (DType::I64 | DType::U64, _) => format!("bitcast<{}>({x}.x)", compute(to)?),
         (_, _) if float(from) => {
             let (lo, hi): (f64, f64) = match to {
                 DType::I8 => (i8::MIN as f64, i8::MAX as f64),

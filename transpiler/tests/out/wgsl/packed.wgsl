@@ -53,6 +53,18 @@
 // kernel `bc` (BitCast): shader 14 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
 //   @binding(0) `qm` read_write
 //   @binding(1) `bc` read_write
+// kernel `sr` (Binary): shader 15 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
+//   @binding(0) `k` read_write
+//   @binding(1) `ks` read
+//   @binding(2) `sr` read_write
+// kernel `sl` (Binary): shader 16 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
+//   @binding(0) `k` read_write
+//   @binding(1) `ks` read
+//   @binding(2) `sl` read_write
+// kernel `ud` (Binary): shader 17 `main`, workgroup_size [256, 1, 1], dispatch [1, 1, 1]
+//   @binding(0) `uk` read_write
+//   @binding(1) `uks` read
+//   @binding(2) `ud` read_write
 
 // ---- shader 0 ----
 @group(0) @binding(0) var<storage, read_write> b0: array<f32>;
@@ -426,5 +438,117 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         return;
     }
     b1[i] = b0[i];
+}
+
+
+// ---- shader 15 ----
+fn wd_i64_is_neg(a: vec2<u32>) -> bool {
+    return bitcast<i32>(a.y) < 0i;
+}
+fn wd_i64_sar(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let fill = select(0u, 0xffffffffu, wd_i64_is_neg(a));
+    if (b.y != 0u || b.x >= 64u) {
+        return vec2<u32>(fill, fill);
+    }
+    if (b.x >= 32u) {
+        return vec2<u32>(bitcast<u32>(bitcast<i32>(a.y) >> (b.x - 32u)), fill);
+    }
+    if (b.x == 0u) {
+        return a;
+    }
+    return vec2<u32>((a.x >> b.x) | (a.y << (32u - b.x)), bitcast<u32>(bitcast<i32>(a.y) >> b.x));
+}
+@group(0) @binding(0) var<storage, read_write> b0: array<vec2<u32>>;
+@group(0) @binding(1) var<storage, read> b1: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> b2: array<vec2<u32>>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + li;
+    if (i >= 4u) {
+        return;
+    }
+    var acc: vec2<u32> = b0[i];
+    let s0 = b1[i];
+    acc = wd_i64_sar(acc, s0);
+    b2[i] = acc;
+}
+
+
+// ---- shader 16 ----
+fn wd_u64_shl(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    if (b.y != 0u || b.x >= 64u) {
+        return vec2<u32>(0u, 0u);
+    }
+    if (b.x >= 32u) {
+        return vec2<u32>(0u, a.x << (b.x - 32u));
+    }
+    if (b.x == 0u) {
+        return a;
+    }
+    return vec2<u32>(a.x << b.x, (a.y << b.x) | (a.x >> (32u - b.x)));
+}
+@group(0) @binding(0) var<storage, read_write> b0: array<vec2<u32>>;
+@group(0) @binding(1) var<storage, read> b1: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> b2: array<vec2<u32>>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + li;
+    if (i >= 4u) {
+        return;
+    }
+    var acc: vec2<u32> = b0[i];
+    let s0 = b1[i];
+    acc = wd_u64_shl(acc, s0);
+    b2[i] = acc;
+}
+
+
+// ---- shader 17 ----
+fn wd_i64_sub(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    return vec2<u32>(a.x - b.x, a.y - b.y - select(0u, 1u, a.x < b.x));
+}
+struct WdUqr {
+    q: vec2<u32>,
+    r: vec2<u32>,
+}
+
+fn wd_u64_divmod(n: vec2<u32>, d: vec2<u32>) -> WdUqr {
+    var q = vec2<u32>(0u, 0u);
+    var r = vec2<u32>(0u, 0u);
+    if (d.x == 0u && d.y == 0u) {
+        return WdUqr(q, r);
+    }
+    for (var k = 0u; k < 64u; k = k + 1u) {
+        let bit = 63u - k;
+        let w = select(n.x, n.y, bit >= 32u);
+        let carry = (r.y >> 31u) != 0u;
+        r = vec2<u32>((r.x << 1u) | ((w >> (bit & 31u)) & 1u), (r.y << 1u) | (r.x >> 31u));
+        if (carry || r.y > d.y || (r.y == d.y && r.x >= d.x)) {
+            r = wd_i64_sub(r, d);
+            if (bit >= 32u) {
+                q.y = q.y | (1u << (bit & 31u));
+            } else {
+                q.x = q.x | (1u << bit);
+            }
+        }
+    }
+    return WdUqr(q, r);
+}
+@group(0) @binding(0) var<storage, read_write> b0: array<vec2<u32>>;
+@group(0) @binding(1) var<storage, read> b1: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> b2: array<vec2<u32>>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = (wid.y * 1u + wid.x) * 256u + li;
+    if (i >= 4u) {
+        return;
+    }
+    var acc: vec2<u32> = b0[i];
+    let s0 = b1[i];
+    acc = wd_u64_divmod(acc, s0).q;
+    b2[i] = acc;
 }
 
