@@ -288,7 +288,10 @@ pub(super) fn concat(ctx: &Ctx, axis: u32) -> Result<Generated, NoKernel> {
     wgsl::fits_u32(&[out.numel()])?;
     let inner = wgsl::numel(&out.shape[axis + 1..]);
     let total = out.shape[axis];
-    let b = Binder::new(ctx, &[], elem)?;
+    // An empty input contributes nothing and is not bound (WebGPU has no empty bindings).
+    let empty: Vec<usize> =
+        (0..ctx.kernel.inputs.len()).filter(|&k| ctx.input(k).is_ok_and(|t| t.numel() == 0)).collect();
+    let b = Binder::new(ctx, &empty, elem)?;
     if packed::is_packed(out.dtype) {
         return concat_packed(ctx, &b, axis, inner);
     }
