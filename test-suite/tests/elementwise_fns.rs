@@ -15,10 +15,7 @@ use wdnn_transpiler::ir::Graph;
 use wdnn_transpiler::{ConvertError, ConvertOptions};
 
 /// `(backend, case)` pairs a backend does not compute; every other case must match the formula.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    // Integer Pow is not generated.
-    ("webgpu", "Pow i32"),
-];
+const UNSUPPORTED: &[(&str, &str)] = &[];
 
 /// A value of a case, in the widest type of its kind.
 #[derive(Debug, Clone, Copy, PartialEq)]

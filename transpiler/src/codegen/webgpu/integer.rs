@@ -102,6 +102,9 @@ pub(crate) fn binary(fun: BinaryFn, dtype: DType, a: &str, b: &str) -> Result<St
         (DType::I32, BitShiftRight) => {
             format!("select(select(0i, -1i, {a} < 0i), {a} >> u32({b}), {b} >= 0i && {b} < 32i)")
         }
+        (DType::I32, Pow) => format!("wd_i32_pow({a}, {b})"),
+        (DType::U32, Pow) => format!("wd_u32_pow({a}, {b})"),
+        (DType::I64, Pow) => format!("wd_i64_pow({a}, {b})"),
         (DType::I64, Add) => format!("wd_i64_add({a}, {b})"),
         (DType::I64, Sub) => format!("wd_i64_sub({a}, {b})"),
         (DType::I64, Mul) => format!("wd_i64_mul({a}, {b})"),
@@ -148,6 +151,23 @@ const HELPERS: &[(&str, &str, &[&str])] = &[
         "wd_i32_mod(",
         "fn wd_i32_mod(a: i32, b: i32) -> i32 {\n    let r = a % b;\n    return select(r, r + b, r != 0i && ((r < 0i) != (b < 0i)));\n}\n",
         &[],
+    ),
+    (
+        // The reference's `Pow`: a non-negative exponent wraps (`wrapping_pow`, by squaring); a negative one goes
+        // through f64 `powf` and a saturating cast: 1 and -1 survive, 0 gives the maximum, the rest truncate to 0.
+        "wd_i32_pow(",
+        "fn wd_i32_pow(a: i32, e: i32) -> i32 {\n    if (e < 0i) {\n        if (a == 1i) {\n            return 1i;\n        }\n        if (a == -1i) {\n            return select(1i, -1i, (e & 1i) != 0i);\n        }\n        return select(0i, 2147483647i, a == 0i);\n    }\n    var r = 1i;\n    var b = a;\n    var k = u32(e);\n    while (k != 0u) {\n        if ((k & 1u) != 0u) {\n            r = r * b;\n        }\n        b = b * b;\n        k = k >> 1u;\n    }\n    return r;\n}\n",
+        &[],
+    ),
+    (
+        "wd_u32_pow(",
+        "fn wd_u32_pow(a: u32, e: u32) -> u32 {\n    var r = 1u;\n    var b = a;\n    var k = e;\n    while (k != 0u) {\n        if ((k & 1u) != 0u) {\n            r = r * b;\n        }\n        b = b * b;\n        k = k >> 1u;\n    }\n    return r;\n}\n",
+        &[],
+    ),
+    (
+        "wd_i64_pow(",
+        "fn wd_i64_pow(a: vec2<u32>, e: vec2<u32>) -> vec2<u32> {\n    if (wd_i64_is_neg(e)) {\n        if (a.x == 1u && a.y == 0u) {\n            return a;\n        }\n        if (a.x == 0xffffffffu && a.y == 0xffffffffu) {\n            return select(vec2<u32>(1u, 0u), a, (e.x & 1u) != 0u);\n        }\n        return select(vec2<u32>(0u, 0u), vec2<u32>(0xffffffffu, 0x7fffffffu), a.x == 0u && a.y == 0u);\n    }\n    var r = vec2<u32>(1u, 0u);\n    var b = a;\n    var k = e;\n    while (k.x != 0u || k.y != 0u) {\n        if ((k.x & 1u) != 0u) {\n            r = wd_i64_mul(r, b);\n        }\n        b = wd_i64_mul(b, b);\n        k = vec2<u32>((k.x >> 1u) | (k.y << 31u), k.y >> 1u);\n    }\n    return r;\n}\n",
+        &["wd_i64_is_neg(", "wd_i64_mul("],
     ),
     (
         "wd_i64_add(",
@@ -277,15 +297,21 @@ mod tests {
 
     #[test]
     fn helpers_bring_their_callees_and_validate() {
-        let body = "@compute @workgroup_size(1)\nfn main() {\n    let a = vec2<u32>(3u, 0u);\n    let m = wd_i64_mod(a, a);\n    let f = wd_i64_to_f32(wd_i64_div(a, wd_f32_to_i64(2.5)));\n    let g = wd_i32_mod(3i, 2i);\n    let u = wd_u64_shr(wd_u64_shl(wd_u64_divmod(a, a).r, a), a);\n    let c = wd_u64_lt(u, wd_i64_sar(a, a));\n}\n";
+        let body = "@compute @workgroup_size(1)\nfn main() {\n    let a = vec2<u32>(3u, 0u);\n    let m = wd_i64_mod(a, a);\n    let f = wd_i64_to_f32(wd_i64_div(a, wd_f32_to_i64(2.5)));\n    let g = wd_i32_mod(3i, 2i);\n    let u = wd_u64_shr(wd_u64_shl(wd_u64_divmod(a, a).r, a), a);\n    let c = wd_u64_lt(u, wd_i64_sar(a, a));\n    let p = wd_i32_pow(2i, 3i) + i32(wd_u32_pow(2u, 3u));\n}\n";
         let source = with_helpers(body);
         for name in ["fn wd_i64_fmod(", "fn wd_u63_divmod(", "fn wd_i64_abs(", "fn wd_i64_sub(", "fn wd_i64_add("]
             .into_iter()
             .chain(["fn wd_u64_divmod(", "fn wd_u64_shl(", "fn wd_u64_shr(", "fn wd_u64_lt(", "fn wd_i64_sar("])
+            .chain(["fn wd_i32_pow(", "fn wd_u32_pow("])
         {
             assert!(source.contains(name), "{name} missing");
         }
         assert!(!source.contains("fn wd_i64_mul("));
         super::super::validate(&source).unwrap();
+        let pow = with_helpers(
+            "@compute @workgroup_size(1)\nfn main() {\n    let p = wd_i64_pow(vec2<u32>(3u, 0u), vec2<u32>(5u, 0u));\n}\n",
+        );
+        assert!(pow.contains("fn wd_i64_mul(") && pow.contains("fn wd_i64_is_neg("));
+        super::super::validate(&pow).unwrap();
     }
 }

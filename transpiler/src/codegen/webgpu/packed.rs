@@ -278,6 +278,7 @@ fn binary(fun: BinaryFn, dtype: DType, a: &str, b: &str) -> Result<(String, DTyp
         (BitShiftRight, DType::I8 | DType::I16) => {
             (format!("select(select(0i, -1i, {a} < 0i), {a} >> u32({b}), {b} >= 0i && {b} < {width}i)"), dtype)
         }
+        (Pow, _) if is_small_int(dtype) => no_kernel!("Pow on {dtype}"),
         (_, _) if is_small_int(dtype) => (wrap(dtype, &integer::binary(fun, wide(dtype), a, b)?), dtype),
         (_, _) => (integer::binary(fun, dtype, a, b)?, dtype),
     })
